@@ -1,0 +1,42 @@
+# noxsync: the two commands a new user needs are `make demo` and `make test`.
+# Both install the Debian packages that are missing, configure and build.
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+NOXSYNC := $(BUILD_DIR)/cli/noxsync
+DEMO_DB ?= $(BUILD_DIR)/demo-store
+
+.PHONY: all deps configure build demo test bench bench-quick clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja: | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DNOXSYNC_BUILD_TESTS=ON -DNOXSYNC_BUILD_BENCH=ON
+
+configure: deps $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Ingests the sample Noxys events into a fresh store and shows what an
+# auditor sees: the incidents, one incident's history, and the chain check.
+demo: build
+	@./scripts/demo.sh $(NOXSYNC) $(DEMO_DB) samples/events.jsonl
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# Benchmarks on 1M generated events (see docs/performance.md); minutes.
+bench: build
+	$(BUILD_DIR)/bench/ingest_bench --events=1000000
+
+bench-quick: build
+	$(BUILD_DIR)/bench/ingest_bench --events=100000
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,67 @@
+#include "cli/args.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace noxsync::cli {
+
+bool Args::Parse(const std::vector<std::string>& argv, std::string* error) {
+  bool only_positional = false;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (only_positional || a == "-" || a.empty() || a[0] != '-') {
+      positional_.push_back(a);
+      continue;
+    }
+    if (a == "--") {
+      only_positional = true;
+      continue;
+    }
+    std::string name = a;
+    std::string value;
+    bool inline_value = false;
+    if (auto eq = a.find('='); eq != std::string::npos && a.rfind("--", 0) == 0) {
+      name = a.substr(0, eq);
+      value = a.substr(eq + 1);
+      inline_value = true;
+    }
+    if (flags_.count(name)) {
+      if (inline_value) {
+        *error = "option " + name + " takes no value";
+        return false;
+      }
+      set_.insert(name);
+    } else if (options_.count(name)) {
+      if (!inline_value) {
+        if (i + 1 >= argv.size()) {
+          *error = "option " + name + " needs a value";
+          return false;
+        }
+        value = argv[++i];
+      }
+      values_[name] = value;
+    } else {
+      *error = "unknown option " + name;
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Args::Get(const std::string& option, const std::string& fallback) const {
+  auto it = values_.find(option);
+  return it == values_.end() ? fallback : it->second;
+}
+
+std::string StorePath(const Args& args) {
+  if (args.Given("--db")) return args.Get("--db");
+  if (const char* env = std::getenv("NOXSYNC_DB"); env != nullptr && *env != '\0') return env;
+  return "./noxsync-data";
+}
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "noxsync: %s\n", message.c_str());
+  return code;
+}
+
+}  // namespace noxsync::cli

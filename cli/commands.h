@@ -1,0 +1,18 @@
+// The sub-commands of `noxsync`. Each takes the arguments after its name and
+// returns the process exit code: 0 ok, 1 failure, 2 usage or config error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace noxsync::cli {
+
+using Argv = std::vector<std::string>;
+
+int RunIngest(const Argv& argv);
+int RunHistory(const Argv& argv);
+int RunIncidents(const Argv& argv);
+int RunVerify(const Argv& argv);
+int RunReplay(const Argv& argv);
+
+}  // namespace noxsync::cli

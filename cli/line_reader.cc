@@ -1,0 +1,58 @@
+#include "cli/line_reader.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace noxsync::cli {
+
+bool LineReader::Fill() {
+  if (eof_) return false;
+  pos_ = end_ = 0;
+  for (;;) {
+    ssize_t n = ::read(fd_, buf_.data(), buf_.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error_ = std::strerror(errno);
+      eof_ = true;
+      return false;
+    }
+    if (n == 0) {
+      eof_ = true;
+      return false;
+    }
+    end_ = static_cast<size_t>(n);
+    bytes_read_ += end_;
+    return true;
+  }
+}
+
+bool LineReader::Next(std::string* line, bool* too_long) {
+  line->clear();
+  *too_long = false;
+  bool any = false;
+  for (;;) {
+    if (pos_ == end_ && !Fill()) break;
+    any = true;
+    const char* start = buf_.data() + pos_;
+    const void* nl = std::memchr(start, '\n', end_ - pos_);
+    size_t n = nl ? static_cast<size_t>(static_cast<const char*>(nl) - start) : end_ - pos_;
+    size_t room = max_line_ > line->size() ? max_line_ - line->size() : 0;
+    if (n > room) *too_long = true;
+    line->append(start, std::min(n, room));
+    pos_ += n;
+    if (nl) {
+      ++pos_;
+      ++line_number_;
+      if (!line->empty() && line->back() == '\r') line->pop_back();
+      return true;
+    }
+  }
+  if (!any || (line->empty() && !*too_long)) return false;
+  ++line_number_;  // last line without a trailing newline
+  if (!line->empty() && line->back() == '\r') line->pop_back();
+  return true;
+}
+
+}  // namespace noxsync::cli

@@ -1,0 +1,61 @@
+// noxsync: the command-line entry point; dispatches to sub-commands.
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(noxsync: Noxys incidents -> Jira / ServiceNow tickets, with a tamper-evident audit log
+
+usage: noxsync COMMAND [options]     (noxsync COMMAND --help for each)
+
+Commands:
+  ingest FILE|-   store Noxys events (JSON lines) in the event log
+  incidents       list incidents (--status, --platform, --since, --until)
+  history ID      what happened to an incident (or the incident of an event)
+  verify          recompute the hash chain of the event log
+  replay          --rebuild: recreate indexes and projections from the log
+
+Common options:
+  --db PATH       the store (default: $NOXSYNC_DB, else ./noxsync-data)
+  --json          machine-readable output, where a person might pipe it
+
+Exit codes: 0 ok, 1 failure, 2 usage or configuration error.
+Docs: docs/cli.md, docs/event-log.md
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace noxsync::cli;
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
+  std::string cmd = argv[1];
+  Argv rest(argv + 2, argv + argc);
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    if (cmd == "help" && !rest.empty()) {
+      cmd = rest[0];
+      rest = {"--help"};
+    } else {
+      std::fputs(kUsage, stdout);
+      return kExitOk;
+    }
+  }
+  if (cmd == "--version" || cmd == "version") {
+    std::printf("noxsync %s\n", NOXSYNC_VERSION);
+    return kExitOk;
+  }
+  if (cmd == "ingest") return RunIngest(rest);
+  if (cmd == "history") return RunHistory(rest);
+  if (cmd == "incidents") return RunIncidents(rest);
+  if (cmd == "verify") return RunVerify(rest);
+  if (cmd == "replay") return RunReplay(rest);
+  std::fprintf(stderr, "noxsync: unknown command \"%s\"\n\n%s", cmd.c_str(), kUsage);
+  return kExitUsage;
+}

@@ -1,0 +1,212 @@
+// The audit commands: history, incidents, verify. They open the store as a
+// reader, so they work while `ingest` or `serve` holds it for writing.
+
+#include <cstdio>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/timeline.h"
+#include "store/event_log.h"
+#include "sync/incident.h"
+#include "sync/projector.h"
+#include "sync/timestamp.h"
+
+namespace noxsync::cli {
+namespace {
+
+constexpr const char* kHistoryUsage = R"(usage: noxsync history ID [--db PATH] [--json]
+
+Shows what happened to one incident, record by record, from the event log.
+ID is an incident id (inc_00000042) or a Noxys event id (evt_abc123def456).
+
+  --db PATH   the store (default: $NOXSYNC_DB, else ./noxsync-data)
+  --json      {"incident": {...}, "records": [...]}, each record with its
+              seq, time, type, payload, prev_hash and hash
+
+Exit: 0 found, 1 no such incident or event (or the store failed), 2 usage.
+)";
+
+constexpr const char* kIncidentsUsage = R"(usage: noxsync incidents [--status S] [--severity S] [--platform P]
+                         [--since T] [--until T] [--db PATH] [--json]
+
+Lists incidents, oldest first.
+
+  --status S    Open, "In Progress" (or in-progress), Resolved, Closed
+  --severity S  Critical, High, Medium, Low (from the risk score)
+  --platform P  platform id as Noxys sends it (chatgpt, claude, ...)
+  --since T     only incidents with an event at or after T
+  --until T     only incidents with an event at or before T
+                T is RFC 3339 (2026-03-20T14:00:00Z) or a date (2026-03-20)
+  --db PATH     the store (default: $NOXSYNC_DB, else ./noxsync-data)
+  --json        one JSON object per line
+
+Exit: 0 ok, 1 the store failed, 2 usage.
+)";
+
+constexpr const char* kVerifyUsage = R"(usage: noxsync verify [--db PATH] [--json]
+
+Recomputes the hash chain of the whole event log: every record's hash must be
+SHA-256(prev_hash || record), seqs must run 1, 2, 3... without a gap, and the
+last hash must be the chain head kept in the store.
+
+Prints "chain intact: N records, head <hash>", or the first seq that fails and
+why. Works while another process writes to the store, and on a backup.
+
+  --db PATH   the store (default: $NOXSYNC_DB, else ./noxsync-data)
+  --json      {"intact": true, "records": N, "head_seq": N, "head": "<hash>"}
+
+Exit: 0 intact, 1 broken (or the store failed), 2 usage.
+)";
+
+Result<std::unique_ptr<EventLog>> OpenReader(const Args& args) {
+  return EventLog::OpenForRead(StorePath(args));
+}
+
+bool ParseParsedTime(const Args& args, const char* opt, int64_t* out, std::string* err) {
+  if (!args.Given(opt)) return true;
+  if (!ParseTimestamp(args.Get(opt), out)) {
+    *err = std::string(opt) + ": expected RFC 3339 (2026-03-20T14:00:00Z) or a date (2026-03-20), got \"" +
+           args.Get(opt) + "\"";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int RunHistory(const Argv& argv) {
+  Args args({"--json"}, {"--db"});
+  std::string err;
+  if (!args.Parse(argv, &err)) return Fail(kExitUsage, err + "\n" + kHistoryUsage);
+  if (args.help()) return std::fputs(kHistoryUsage, stdout), kExitOk;
+  if (args.positional().size() != 1) return Fail(kExitUsage, std::string("history takes one ID\n") + kHistoryUsage);
+  const std::string id = args.positional()[0];
+
+  auto log = OpenReader(args);
+  if (!log.ok()) return Fail(log.status().IsNotFound() ? kExitUsage : kExitFailure, log.status().message());
+  StagedState state(log->get());
+  Projector view(&state);
+
+  Incident inc;
+  bool found = false;
+  Status s = view.FindIncident(id, &inc, &found);
+  if (s.ok() && !found) {
+    std::string incident_id;
+    s = view.IncidentForEvent(id, &incident_id, &found);
+    if (s.ok() && found) s = view.FindIncident(incident_id, &inc, &found);
+  }
+  if (!s.ok()) return Fail(kExitFailure, s.message());
+  if (!found) {
+    return Fail(kExitFailure, "no incident or event with id \"" + id + "\" in " + (*log)->path() +
+                                  " (see `noxsync incidents`)");
+  }
+  std::vector<LogRecord> records;
+  if (s = (*log)->IncidentRecords(inc.id, &records); !s.ok()) return Fail(kExitFailure, s.message());
+
+  if (args.Has("--json")) {
+    std::string out = "{\"incident\":" + IncidentToDisplayJson(inc) + ",\"records\":[";
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (i) out += ',';
+      out += RecordToJson(records[i]);
+    }
+    out += "]}\n";
+    std::fputs(out.c_str(), stdout);
+  } else {
+    std::fputs(FormatTimeline(inc, records).c_str(), stdout);
+  }
+  return kExitOk;
+}
+
+int RunIncidents(const Argv& argv) {
+  Args args({"--json"}, {"--db", "--status", "--severity", "--platform", "--since", "--until"});
+  std::string err;
+  if (!args.Parse(argv, &err)) return Fail(kExitUsage, err + "\n" + kIncidentsUsage);
+  if (args.help()) return std::fputs(kIncidentsUsage, stdout), kExitOk;
+  if (!args.positional().empty()) return Fail(kExitUsage, std::string("incidents takes no ID; try `noxsync history ID`\n") + kIncidentsUsage);
+  IncidentStatus status{};
+  if (args.Given("--status") && !ParseIncidentStatus(args.Get("--status"), &status)) {
+    return Fail(kExitUsage, "--status: expected Open, \"In Progress\", Resolved or Closed, got \"" +
+                                args.Get("--status") + "\"");
+  }
+  Severity severity{};
+  if (args.Given("--severity") && !ParseSeverity(args.Get("--severity"), &severity)) {
+    return Fail(kExitUsage, "--severity: expected Critical, High, Medium or Low, got \"" + args.Get("--severity") + "\"");
+  }
+  int64_t since = INT64_MIN, until = INT64_MAX;
+  if (!ParseParsedTime(args, "--since", &since, &err) || !ParseParsedTime(args, "--until", &until, &err)) {
+    return Fail(kExitUsage, err);
+  }
+  const std::string platform = args.Get("--platform");
+  const bool as_json = args.Has("--json");
+
+  auto log = OpenReader(args);
+  if (!log.ok()) return Fail(log.status().IsNotFound() ? kExitUsage : kExitFailure, log.status().message());
+
+  if (!as_json) {
+    std::printf("%-13s  %-11s  %-8s  %-10s  %-24s  %-6s  %-22s  %6s  %s\n", "INCIDENT", "STATUS", "SEVERITY",
+                "PLATFORM", "USER", "ACTION", "CLASSIFICATIONS", "EVENTS", "LAST SEEN (UTC)");
+  }
+  uint64_t shown = 0;
+  Status bad;
+  Status s = (*log)->Scan(Cf::kIncidents, "", [&](std::string_view, std::string_view value) {
+    Incident inc;
+    if (bad = IncidentFromJson(value, &inc); !bad.ok()) return false;
+    if (args.Given("--status") && inc.status != status) return true;
+    if (args.Given("--severity") && inc.severity != severity) return true;
+    if (!platform.empty() && inc.platform_id != platform) return true;
+    if (inc.last_seen_us < since || inc.first_seen_us > until) return true;
+    ++shown;
+    if (as_json) {
+      std::printf("%s\n", IncidentToDisplayJson(inc).c_str());
+      return true;
+    }
+    std::string types;
+    for (const auto& t : inc.classification_types) types += (types.empty() ? "" : ",") + t;
+    std::printf("%-13s  %-11s  %-8s  %-10s  %-24s  %-6s  %-22s  %6llu  %s\n", inc.id.c_str(),
+                IncidentStatusName(inc.status), SeverityName(inc.severity), inc.platform_id.c_str(),
+                inc.user_email.c_str(), PolicyActionName(inc.action), types.c_str(),
+                static_cast<unsigned long long>(inc.occurrences), FormatTimestamp(inc.last_seen_us).c_str());
+    return true;
+  });
+  if (!s.ok()) return Fail(kExitFailure, s.message());
+  if (!bad.ok()) return Fail(kExitFailure, bad.message() + "; run `noxsync replay --rebuild`");
+  if (!as_json) std::printf("%llu incidents\n", static_cast<unsigned long long>(shown));
+  return kExitOk;
+}
+
+int RunVerify(const Argv& argv) {
+  Args args({"--json"}, {"--db"});
+  std::string err;
+  if (!args.Parse(argv, &err)) return Fail(kExitUsage, err + "\n" + kVerifyUsage);
+  if (args.help()) return std::fputs(kVerifyUsage, stdout), kExitOk;
+  if (!args.positional().empty()) return Fail(kExitUsage, std::string("verify takes no argument\n") + kVerifyUsage);
+
+  auto log = OpenReader(args);
+  if (!log.ok()) return Fail(log.status().IsNotFound() ? kExitUsage : kExitFailure, log.status().message());
+  VerifyReport report;
+  if (Status s = (*log)->VerifyChain(&report); !s.ok()) return Fail(kExitFailure, s.message());
+  const bool intact = report.first_bad_seq == 0;
+  if (args.Has("--json")) {
+    std::printf("{\"intact\":%s,\"records\":%llu,\"head_seq\":%llu,\"head\":\"%s\"", intact ? "true" : "false",
+                static_cast<unsigned long long>(report.records),
+                static_cast<unsigned long long>(report.head.seq), HashHex(report.head.hash).c_str());
+    if (!intact) {
+      std::string problem = report.problem;
+      for (auto& c : problem) if (c == '"' || c == '\\') c = '\'';
+      std::printf(",\"first_bad_seq\":%llu,\"problem\":\"%s\"", static_cast<unsigned long long>(report.first_bad_seq),
+                  problem.c_str());
+    }
+    std::printf("}\n");
+  } else if (intact) {
+    std::printf("chain intact: %llu records, head %s\n", static_cast<unsigned long long>(report.records),
+                HashHex(report.head.hash).c_str());
+  } else {
+    std::printf("chain broken at seq %llu: %s\n", static_cast<unsigned long long>(report.first_bad_seq),
+                report.problem.c_str());
+    std::printf("records 1..%llu are intact; restore the store from a backup that verifies\n",
+                static_cast<unsigned long long>(report.first_bad_seq - 1));
+  }
+  return intact ? kExitOk : kExitFailure;
+}
+
+}  // namespace noxsync::cli

@@ -1,0 +1,141 @@
+#include "cli/timeline.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstdio>
+
+#include "sync/projector.h"
+#include "sync/timestamp.h"
+
+namespace noxsync::cli {
+namespace json = boost::json;
+
+std::string RiskText(int64_t ppm) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.6f", static_cast<double>(ppm) / 1e6);
+  std::string s = buf;
+  while (s.size() > 3 && s.back() == '0') s.pop_back();
+  return s;
+}
+
+namespace {
+
+std::string Str(const json::object& o, const char* key) {
+  auto it = o.find(key);
+  if (it == o.end() || !it->value().is_string()) return "";
+  return std::string(it->value().get_string());
+}
+
+int64_t Int(const json::object& o, const char* key) {
+  auto it = o.find(key);
+  if (it == o.end() || !it->value().is_number()) return 0;
+  return it->value().to_number<int64_t>();
+}
+
+}  // namespace
+
+std::string DescribeRecord(const LogRecord& r) {
+  json::error_code ec;
+  json::value v = json::parse(r.payload, ec);
+  if (ec || !v.is_object()) return r.payload.substr(0, 120);
+  const json::object& o = v.get_object();
+  if (r.type == record_type::kEventReceived) {
+    std::string types;
+    if (auto it = o.find("classifications"); it != o.end() && it->value().is_array()) {
+      for (const auto& c : it->value().get_array()) {
+        if (c.is_object()) {
+          if (!types.empty()) types += ",";
+          types += Str(c.get_object(), "type");
+        }
+      }
+    }
+    std::string action, policy;
+    if (auto it = o.find("policy_decisions"); it != o.end() && it->value().is_object()) {
+      action = Str(it->value().get_object(), "action");
+      policy = Str(it->value().get_object(), "policy_name");
+    }
+    double risk = 0;
+    if (auto it = o.find("risk_score"); it != o.end() && it->value().is_number()) risk = it->value().to_number<double>();
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.2f", risk);
+    return Str(o, "event_id") + " at " + Str(o, "timestamp") + ": " + Str(o, "user_email") + " on " +
+           Str(o, "platform_name") + ", " + action + " " + types + ", risk " + buf +
+           (policy.empty() ? "" : " (" + policy + ")");
+  }
+  if (r.type == record_type::kIncidentOpened) {
+    std::string types;
+    if (auto it = o.find("classification_types"); it != o.end() && it->value().is_array()) {
+      for (const auto& t : it->value().get_array()) {
+        if (!types.empty()) types += ",";
+        if (t.is_string()) types += std::string(t.get_string());
+      }
+    }
+    return std::string("opened, severity ") + SeverityName(SeverityForRisk(Int(o, "risk_ppm"))) + " (" +
+           Str(o, "action") + " " + types + " by " + Str(o, "user_email") + " on " + Str(o, "platform_id") + ")";
+  }
+  if (r.type == record_type::kIncidentRecurred) {
+    return "recurred (" + std::to_string(Int(o, "occurrences")) + " events), by " + Str(o, "event_id") +
+           ", risk " + RiskText(Int(o, "risk_ppm"));
+  }
+  if (r.type == record_type::kEventRejected) {
+    return Str(o, "source") + " line " + std::to_string(Int(o, "line")) + ": " + Str(o, "reason");
+  }
+  return json::serialize(v).substr(0, 160);
+}
+
+std::string FormatTimeline(const Incident& inc, const std::vector<LogRecord>& records) {
+  std::string types;
+  for (const auto& t : inc.classification_types) types += (types.empty() ? "" : ",") + t;
+  std::string out;
+  out += "Incident " + inc.id + "  " + IncidentStatusName(inc.status) + "  " + SeverityName(inc.severity) + "\n";
+  out += "  " + inc.user_email + " on " + inc.platform_name + " (" + inc.platform_id + "), " +
+         PolicyActionName(inc.action) + " " + (types.empty() ? "-" : types) + ", max risk " +
+         RiskText(inc.max_risk_ppm) + "\n";
+  out += "  " + std::to_string(inc.occurrences) + (inc.occurrences == 1 ? " event" : " events") +
+         ", first " + FormatTimestamp(inc.first_seen_us) + ", last " + FormatTimestamp(inc.last_seen_us) + "\n\n";
+  char line[64];
+  std::snprintf(line, sizeof(line), "%8s  %-24s  %-18s  %s\n", "SEQ", "LOGGED (UTC)", "RECORD", "WHAT");
+  out += line;
+  for (const LogRecord& r : records) {
+    std::snprintf(line, sizeof(line), "%8llu  %-24s  %-18s  ", static_cast<unsigned long long>(r.seq),
+                  FormatTimestamp(r.time_us).c_str(), r.type.c_str());
+    out += line;
+    out += DescribeRecord(r);
+    out += "\n";
+  }
+  return out;
+}
+
+std::string RecordToJson(const LogRecord& r) {
+  json::object o;
+  o["seq"] = r.seq;
+  o["time"] = FormatTimestamp(r.time_us);
+  o["time_us"] = r.time_us;
+  o["type"] = r.type;
+  o["incident"] = r.incident;
+  json::error_code ec;
+  json::value payload = json::parse(r.payload, ec);
+  if (ec) {
+    o["payload_text"] = r.payload;
+  } else {
+    o["payload"] = std::move(payload);
+  }
+  o["prev_hash"] = HashHex(r.prev_hash);
+  o["hash"] = HashHex(r.hash);
+  return json::serialize(o);
+}
+
+std::string IncidentToDisplayJson(const Incident& inc) {
+  json::value v = json::parse(IncidentToJson(inc));
+  json::object& o = v.as_object();
+  o["max_risk"] = RiskText(inc.max_risk_ppm);
+  o["first_seen"] = FormatTimestamp(inc.first_seen_us);
+  o["last_seen"] = FormatTimestamp(inc.last_seen_us);
+  o["opened_at"] = FormatTimestamp(inc.opened_at_us);
+  o["updated_at"] = FormatTimestamp(inc.updated_at_us);
+  return json::serialize(v);
+}
+
+}  // namespace noxsync::cli

@@ -1,0 +1,27 @@
+// Timeline: how records and incidents read for people (history, incidents)
+// and for machines (--json). Pure formatting, no store access.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "store/record.h"
+#include "sync/incident.h"
+
+namespace noxsync::cli {
+
+// One line summarising what a record says: "evt_abc risk 0.95 BLOCK EMAIL".
+std::string DescribeRecord(const LogRecord& r);
+
+// The incident header and one line per record.
+std::string FormatTimeline(const Incident& inc, const std::vector<LogRecord>& records);
+
+// {"seq":..,"time":..,"type":..,"incident":..,"payload":{..},"prev_hash":..,"hash":..}
+std::string RecordToJson(const LogRecord& r);
+
+// The projection with readable times and risk added, for --json output.
+std::string IncidentToDisplayJson(const Incident& inc);
+
+std::string RiskText(int64_t risk_ppm);  // 950000 -> "0.95"
+
+}  // namespace noxsync::cli

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make demo: ingest the sample events into a fresh store and show what
+# security operations and auditors see. Arguments: BINARY STORE EVENTS.
+set -euo pipefail
+bin=$1 db=$2 events=$3
+
+rm -rf "$db"
+step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
+
+step "Ingest the sample Noxys events (durable, idempotent)" "noxsync ingest $events"
+"$bin" ingest "$events" --db "$db"
+
+step "Ingest the same file again: every event is a duplicate, nothing changes" "noxsync ingest $events"
+"$bin" ingest "$events" --db "$db" --quiet
+
+step "A line that is not a valid event is kept as event.rejected, with the reason" "noxsync ingest -"
+bad='{"event_id":"evt_demo_bad","timestamp":"2026-03-20T14:32:00Z","platform_id":"chatgpt","platform_name":"ChatGPT","user_email":"alice@acme.fr","risk_score":0.95,"classifications":[],"policy_decisions":{"action":"DENY","policy_id":"p","policy_name":"n"}}'
+printf '%s\n' "$bad" | "$bin" ingest - --db "$db" || echo "(exit $?: a line was rejected)"
+
+step "Open critical incidents on ChatGPT" "noxsync incidents --platform chatgpt --severity critical --status open"
+"$bin" incidents --db "$db" --platform chatgpt --severity critical --status open
+
+step "The history of one incident, found by a Noxys event id" "noxsync history evt_abc123def456"
+"$bin" history evt_abc123def456 --db "$db"
+
+step "An incident that recurred" "noxsync history inc_00000003"
+"$bin" history inc_00000003 --db "$db"
+
+step "Prove the log was not edited" "noxsync verify"
+"$bin" verify --db "$db"
+
+step "Rebuild indexes and projections from the log alone" "noxsync replay --rebuild"
+"$bin" replay --rebuild --db "$db"
+
+printf '\nThe store is in %s; try: %s incidents --db %s --json\n' "$db" "$bin" "$db"

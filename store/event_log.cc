@@ -1,0 +1,628 @@
+#include "store/event_log.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+
+#include <cassert>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+namespace noxsync {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kCfNames[kCfCount] = {
+    "log", "by_incident", "by_event", "by_ticket", "incidents", "by_fingerprint", "outbox", "meta"};
+// The first CF RocksDB insists on; noxsync keeps nothing in it.
+constexpr const char* kDefaultCf = "default";
+constexpr const char* kMetaChainHead = "chain_head";
+constexpr const char* kMetaSchema = "schema_version";
+constexpr const char* kSchemaVersion = "1";
+constexpr const char* kLockFile = "noxsync.lock";
+
+std::string EncodeHead(const ChainHead& h) {
+  std::string v = SeqKey(h.seq);
+  v.append(reinterpret_cast<const char*>(h.hash.data()), h.hash.size());
+  return v;
+}
+
+bool DecodeHead(std::string_view v, ChainHead* h) {
+  if (v.size() != 40) return false;
+  h->seq = SeqFromKey(v.substr(0, 8));
+  std::memcpy(h->hash.data(), v.data() + 8, 32);
+  return true;
+}
+
+rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions o;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;
+  // Point lookups dominate the index CFs (is this event new? which incident
+  // holds this fingerprint?), and most answers are "absent": a bloom filter
+  // turns those into no disk read at all.
+  if (cf != Cf::kLog) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  if (cf != Cf::kLog) {
+    // The same for rows still in the memtable: a miss costs a bloom probe
+    // instead of a skip-list walk (measured: the largest cost of ingest).
+    o.memtable_whole_key_filtering = true;
+    o.memtable_prefix_bloom_size_ratio = 0.1;
+  }
+  o.write_buffer_size = cf == Cf::kLog ? (32u << 20) : (8u << 20);
+  o.max_write_buffer_number = 3;
+  for (auto c : rocksdb::GetSupportedCompressions()) {
+    if (c == rocksdb::kLZ4Compression) o.compression = rocksdb::kLZ4Compression;
+  }
+  return o;
+}
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsNotFound()) return Status::NotFound(what + ": not found");
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  std::string msg = what + ": " + s.ToString();
+  if (s.ToString().find("No space left") != std::string::npos) {
+    msg += " (the disk is full: free space, then run the command again; "
+           "everything acknowledged before this is safe)";
+  }
+  return Status::IOError(msg);
+}
+
+}  // namespace
+
+const char* CfName(Cf cf) { return kCfNames[static_cast<int>(cf)]; }
+
+std::vector<Cf> DerivedCfs() {
+  return {Cf::kByIncident, Cf::kByEvent, Cf::kByTicket, Cf::kIncidents, Cf::kByFingerprint};
+}
+
+std::string IncidentSeqKey(std::string_view incident, uint64_t seq) {
+  std::string k(incident);
+  k.push_back('\0');
+  k += SeqKey(seq);
+  return k;
+}
+
+struct EventLog::Impl {
+  std::string path;
+  bool writable = false;
+  EventLogOptions options;
+  int lock_fd = -1;
+  std::string secondary_dir;  // readers' scratch space, removed on close
+  std::shared_ptr<rocksdb::Cache> cache;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // index = Cf, last = default
+
+  // Group commit state, guarded by mu.
+  std::mutex mu;
+  std::condition_variable queued_cv;   // writer waits for work
+  std::condition_variable durable_cv;  // submitters wait for their ticket
+  std::deque<Step> queue;
+  uint64_t next_ticket = 1;       // ticket of the next Submit
+  uint64_t durable_ticket = 0;    // every ticket <= this is on disk
+  uint64_t processed_ticket = 0;  // every ticket <= this is written or failed
+  uint64_t failed_ticket = 0;     // first ticket that will never be written; 0: none
+  Status failure;
+  bool stopping = false;
+  ChainHead head;                 // as of durable_ticket
+  std::thread writer;
+
+  rocksdb::ColumnFamilyHandle* H(Cf cf) const { return handles[static_cast<int>(cf)]; }
+
+  void WriterLoop();
+  Status WriteGroup(std::deque<Step>* group, ChainHead* head);
+
+  ~Impl() {
+    if (writer.joinable()) {
+      {
+        std::lock_guard<std::mutex> lk(mu);
+        stopping = true;
+      }
+      queued_cv.notify_all();
+      writer.join();
+    }
+    if (db) {
+      for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+      db->Close();
+      db.reset();
+    }
+    if (lock_fd >= 0) ::close(lock_fd);
+    if (!secondary_dir.empty()) {
+      std::error_code ec;
+      fs::remove_all(secondary_dir, ec);
+    }
+  }
+};
+
+namespace {
+
+Status OpenDb(EventLog::Impl* impl, bool for_write) {
+  rocksdb::DBOptions dbo;
+  dbo.create_if_missing = for_write;
+  dbo.create_missing_column_families = for_write;
+  dbo.max_background_jobs = 2;
+  dbo.info_log_level = rocksdb::WARN_LEVEL;
+  dbo.keep_log_file_num = 3;
+  // Bound memtables across all CFs so a large ingest keeps a small RSS.
+  dbo.db_write_buffer_size = 96u << 20;
+  impl->cache = rocksdb::NewLRUCache(32u << 20);
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (int i = 0; i < kCfCount; ++i) {
+    descs.emplace_back(kCfNames[i], CfOptions(static_cast<Cf>(i), impl->cache));
+  }
+  descs.emplace_back(kDefaultCf, rocksdb::ColumnFamilyOptions());
+
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  if (for_write) {
+    s = rocksdb::DB::Open(dbo, impl->path, descs, &impl->handles, &raw);
+  } else {
+    // A secondary instance reads the live files of a store that a writer
+    // holds, and tolerates the writer flushing and compacting underneath.
+    dbo.max_open_files = -1;
+    char tmpl[] = "/tmp/noxsync-reader-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) {
+      return Status::IOError("cannot create a scratch folder in /tmp for reading the store: " +
+                             std::string(std::strerror(errno)));
+    }
+    impl->secondary_dir = tmpl;
+    s = rocksdb::DB::OpenAsSecondary(dbo, impl->path, impl->secondary_dir, descs, &impl->handles,
+                                     &raw);
+  }
+  if (!s.ok()) {
+    std::string msg = s.ToString();
+    if (!for_write && (msg.find("does not exist") != std::string::npos ||
+                       msg.find("No such file") != std::string::npos ||
+                       msg.find("NotFound") != std::string::npos)) {
+      return Status::NotFound("no noxsync store at " + impl->path +
+                              " (pass --db PATH or set NOXSYNC_DB; `noxsync ingest` creates one)");
+    }
+    if (msg.find("Invalid argument: Column family not found") != std::string::npos ||
+        msg.find("column families") != std::string::npos) {
+      return Status::Corruption(impl->path + " is a RocksDB database but not a noxsync store (" +
+                                msg + ")");
+    }
+    return FromRocks(s, "opening store " + impl->path);
+  }
+  impl->db.reset(raw);
+  return Status::Ok();
+}
+
+Status AcquireLock(EventLog::Impl* impl) {
+  std::string lock_path = impl->path + "/" + kLockFile;
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return Status::IOError("cannot open lock file " + lock_path + ": " + std::strerror(errno));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    char buf[512] = {};
+    ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+    ::close(fd);
+    std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "another process";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    if (err == EWOULDBLOCK) {
+      return Status::Busy("store " + impl->path + " is open for writing by " + holder +
+                          "; only one writer at a time (read commands such as history, "
+                          "incidents and verify work meanwhile)");
+    }
+    return Status::IOError("cannot lock " + lock_path + ": " + std::strerror(err));
+  }
+  std::string who = "pid " + std::to_string(::getpid()) + " (" + impl->options.holder + ")\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, who.data(), who.size(), 0) < 0) {
+    ::close(fd);
+    return Status::IOError("cannot write lock file " + lock_path + ": " + std::strerror(errno));
+  }
+  impl->lock_fd = fd;
+  return Status::Ok();
+}
+
+}  // namespace
+
+EventLog::EventLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EventLog::~EventLog() = default;
+
+Result<std::unique_ptr<EventLog>> EventLog::OpenForWrite(const std::string& path,
+                                                         const EventLogOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->options = options;
+  impl->writable = true;
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) return Status::IOError("cannot create store folder " + path + ": " + ec.message());
+  if (Status s = AcquireLock(impl.get()); !s.ok()) return s;
+  if (Status s = OpenDb(impl.get(), true); !s.ok()) return s;
+
+  // The head in meta and the last log record are written in one batch; if they
+  // disagree something outside noxsync changed the store, and appending would
+  // bury the damage under new records.
+  std::string v;
+  rocksdb::Status rs = impl->db->Get(rocksdb::ReadOptions(), impl->H(Cf::kMeta), kMetaChainHead, &v);
+  std::unique_ptr<rocksdb::Iterator> it(
+      impl->db->NewIterator(rocksdb::ReadOptions(), impl->H(Cf::kLog)));
+  it->SeekToLast();
+  uint64_t last_seq = it->Valid() ? SeqFromKey(it->key().ToStringView()) : 0;
+  if (rs.ok()) {
+    if (!DecodeHead(v, &impl->head)) {
+      return Status::Corruption("store " + path + ": chain head in meta is malformed; run `noxsync verify`");
+    }
+  } else if (!rs.IsNotFound()) {
+    return FromRocks(rs, "reading chain head of " + path);
+  }
+  if (impl->head.seq != last_seq) {
+    return Status::Corruption("store " + path + ": chain head says seq " +
+                              std::to_string(impl->head.seq) + " but the log ends at seq " +
+                              std::to_string(last_seq) + "; run `noxsync verify` and restore from backup");
+  }
+  it.reset();
+  std::string schema;
+  rs = impl->db->Get(rocksdb::ReadOptions(), impl->H(Cf::kMeta), kMetaSchema, &schema);
+  if (rs.IsNotFound()) {
+    rs = impl->db->Put(rocksdb::WriteOptions(), impl->H(Cf::kMeta), kMetaSchema, kSchemaVersion);
+    if (!rs.ok()) return FromRocks(rs, "writing schema version to " + path);
+  } else if (!rs.ok()) {
+    return FromRocks(rs, "reading schema version of " + path);
+  } else if (schema != kSchemaVersion) {
+    return Status::InvalidArgument("store " + path + " has schema version " + schema +
+                                   ", this noxsync reads version " + kSchemaVersion);
+  }
+  Impl* raw = impl.get();
+  impl->writer = std::thread([raw] { raw->WriterLoop(); });
+  return std::unique_ptr<EventLog>(new EventLog(std::move(impl)));
+}
+
+Result<std::unique_ptr<EventLog>> EventLog::OpenForRead(const std::string& path) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  if (!fs::exists(path + "/CURRENT")) {
+    return Status::NotFound("no noxsync store at " + path +
+                            " (pass --db PATH or set NOXSYNC_DB; `noxsync ingest` creates one)");
+  }
+  if (Status s = OpenDb(impl.get(), false); !s.ok()) return s;
+  std::unique_ptr<EventLog> log(new EventLog(std::move(impl)));
+  return log;
+}
+
+const std::string& EventLog::path() const { return impl_->path; }
+bool EventLog::writable() const { return impl_->writable; }
+
+uint64_t EventLog::Submit(Step step) {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  assert(impl_->writable && "Submit on a store opened for reading");
+  impl_->queue.push_back(std::move(step));
+  uint64_t t = impl_->next_ticket++;
+  impl_->queued_cv.notify_one();
+  return t;
+}
+
+Status EventLog::WaitFor(uint64_t ticket) {
+  std::unique_lock<std::mutex> lk(impl_->mu);
+  impl_->durable_cv.wait(lk, [&] {
+    return impl_->durable_ticket >= ticket ||
+           (impl_->failed_ticket != 0 && ticket >= impl_->failed_ticket);
+  });
+  if (impl_->durable_ticket >= ticket) return Status::Ok();
+  return impl_->failure;
+}
+
+uint64_t EventLog::DurableTicket() const {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  return impl_->durable_ticket;
+}
+
+void EventLog::Impl::WriterLoop() {
+  std::unique_lock<std::mutex> lk(mu);
+  for (;;) {
+    queued_cv.wait(lk, [&] { return stopping || !queue.empty(); });
+    if (queue.empty() && stopping) return;
+    std::deque<Step> group;
+    group.swap(queue);
+    uint64_t last_ticket = processed_ticket + group.size();
+    ChainHead next = head;
+    bool failed = failed_ticket != 0;
+    lk.unlock();
+    // Once a write failed, nothing more is written: the Steps queued after it
+    // were built on state that never reached the disk.
+    Status s = failed ? Status::Ok() : WriteGroup(&group, &next);
+    lk.lock();
+    if (!failed && s.ok()) {
+      durable_ticket = last_ticket;
+      head = next;
+    } else if (!failed) {
+      failed_ticket = processed_ticket + 1;
+      failure = s;
+    }
+    processed_ticket = last_ticket;
+    durable_cv.notify_all();
+  }
+}
+
+Status EventLog::Impl::WriteGroup(std::deque<Step>* group, ChainHead* head_out) {
+  rocksdb::WriteBatch batch;
+  ChainHead h = *head_out;
+  LogRecord r;
+  for (Step& step : *group) {
+    for (NewRecord& nr : step.records) {
+      r.seq = h.seq + 1;
+      r.time_us = nr.time_us;
+      r.type = std::move(nr.type);
+      r.incident = std::move(nr.incident);
+      r.payload = std::move(nr.payload);
+      r.prev_hash = h.hash;
+      r.hash = ComputeHash(r);
+      batch.Put(H(Cf::kLog), SeqKey(r.seq), EncodeRecord(r));
+      if (!r.incident.empty()) batch.Put(H(Cf::kByIncident), IncidentSeqKey(r.incident, r.seq), "");
+      h.seq = r.seq;
+      h.hash = r.hash;
+    }
+    for (const Mutation& m : step.mutations) {
+      if (m.erase) {
+        batch.Delete(H(m.cf), m.key);
+      } else {
+        batch.Put(H(m.cf), m.key, m.value);
+      }
+    }
+  }
+  batch.Put(H(Cf::kMeta), kMetaChainHead, EncodeHead(h));
+  rocksdb::WriteOptions wo;
+  wo.sync = options.sync;
+  rocksdb::Status s = db->Write(wo, &batch);
+  if (!s.ok()) return FromRocks(s, "writing to store " + path);
+  *head_out = h;
+  return Status::Ok();
+}
+
+
+Status EventLog::Get(Cf cf, std::string_view key, std::string* value) const {
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->H(cf),
+                                     rocksdb::Slice(key.data(), key.size()), value);
+  if (s.IsNotFound()) return Status::NotFound(std::string(CfName(cf)) + " has no key " + std::string(key));
+  return FromRocks(s, std::string("reading ") + CfName(cf) + " of " + impl_->path);
+}
+
+Status EventLog::Scan(Cf cf, std::string_view prefix,
+                      const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->H(cf)));
+  rocksdb::Slice p(prefix.data(), prefix.size());
+  for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+    if (!fn(it->key().ToStringView(), it->value().ToStringView())) break;
+  }
+  return FromRocks(it->status(), std::string("scanning ") + CfName(cf) + " of " + impl_->path);
+}
+
+Status EventLog::ScanLog(uint64_t from, const std::function<bool(const LogRecord&)>& fn) const {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  ro.readahead_size = 2u << 20;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->H(Cf::kLog)));
+  LogRecord r;
+  for (it->Seek(SeqKey(from)); it->Valid(); it->Next()) {
+    Status s = DecodeRecord(it->value().ToStringView(), &r);
+    if (!s.ok()) {
+      return Status::Corruption("log record at seq " + std::to_string(SeqFromKey(it->key().ToStringView())) +
+                                ": " + s.message() + "; run `noxsync verify`");
+    }
+    if (!fn(r)) break;
+  }
+  return FromRocks(it->status(), "scanning log of " + impl_->path);
+}
+
+Status EventLog::ReadRecord(uint64_t seq, LogRecord* record) const {
+  std::string v;
+  Status s = Get(Cf::kLog, SeqKey(seq), &v);
+  if (s.IsNotFound()) return Status::NotFound("no log record with seq " + std::to_string(seq));
+  if (!s.ok()) return s;
+  s = DecodeRecord(v, record);
+  if (!s.ok()) return Status::Corruption("log record at seq " + std::to_string(seq) + ": " + s.message());
+  return Status::Ok();
+}
+
+Status EventLog::IncidentRecords(std::string_view incident, std::vector<LogRecord>* out) const {
+  std::vector<std::string> keys;
+  std::string prefix(incident);
+  prefix.push_back('\0');
+  Status s = Scan(Cf::kByIncident, prefix, [&](std::string_view k, std::string_view) {
+    keys.emplace_back(k.substr(prefix.size()));
+    return true;
+  });
+  if (!s.ok()) return s;
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  impl_->db->MultiGet(rocksdb::ReadOptions(), impl_->H(Cf::kLog), slices.size(), slices.data(),
+                      values.data(), statuses.data());
+  out->resize(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    uint64_t seq = SeqFromKey(keys[i]);
+    if (!statuses[i].ok()) {
+      return Status::Corruption("index by_incident names seq " + std::to_string(seq) + " of " +
+                                std::string(incident) + " but the log has no such record (" +
+                                statuses[i].ToString() + "); run `noxsync replay --rebuild`");
+    }
+    s = DecodeRecord(values[i].ToStringView(), &(*out)[i]);
+    if (!s.ok()) return Status::Corruption("log record at seq " + std::to_string(seq) + ": " + s.message());
+  }
+  return Status::Ok();
+}
+
+ChainHead EventLog::Head() const {
+  if (impl_->writable) {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    return impl_->head;
+  }
+  ChainHead h;
+  std::string v;
+  if (Get(Cf::kMeta, kMetaChainHead, &v).ok()) DecodeHead(v, &h);
+  return h;
+}
+
+Status EventLog::VerifyChain(VerifyReport* report) const {
+  *report = VerifyReport{};
+  // Head first: on a live store the writer may append while we scan, and
+  // every record up to this head is already durable.
+  ChainHead claimed = Head();
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  ro.readahead_size = 2u << 20;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->H(Cf::kLog)));
+  Hash prev{};
+  uint64_t expect = 1;
+  LogRecord r;
+  auto bad = [&](uint64_t seq, std::string why) {
+    report->first_bad_seq = seq;
+    report->problem = std::move(why);
+  };
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++expect) {
+    uint64_t seq = SeqFromKey(it->key().ToStringView());
+    if (it->key().size() != 8) {
+      bad(expect, "log key of " + std::to_string(it->key().size()) + " bytes where a seq was expected");
+      return Status::Ok();
+    }
+    if (seq != expect) {
+      bad(expect, seq > expect ? "record missing (next record is seq " + std::to_string(seq) + ")"
+                               : "unexpected seq " + std::to_string(seq));
+      return Status::Ok();
+    }
+    Status s = DecodeRecord(it->value().ToStringView(), &r);
+    if (!s.ok()) {
+      bad(seq, "record unreadable: " + s.message());
+      return Status::Ok();
+    }
+    if (r.seq != seq) {
+      bad(seq, "record says seq " + std::to_string(r.seq) + " but is stored at seq " + std::to_string(seq));
+      return Status::Ok();
+    }
+    if (r.prev_hash != prev) {
+      bad(seq, "prev_hash " + HashHex(r.prev_hash) + " does not match the hash of seq " +
+                   std::to_string(seq - 1) + " (" + HashHex(prev) + ")");
+      return Status::Ok();
+    }
+    Hash h = ComputeHash(r);
+    if (h != r.hash) {
+      bad(seq, "content does not match its hash (stored " + HashHex(r.hash) + ", computed " + HashHex(h) + ")");
+      return Status::Ok();
+    }
+    prev = h;
+    report->records = seq;
+    report->head = {seq, h};
+    if (impl_->writable && seq == claimed.seq) break;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading log of " + impl_->path);
+  if (report->records < claimed.seq) {
+    bad(report->records + 1, "log ends at seq " + std::to_string(report->records) +
+                                 " but the chain head in meta says seq " + std::to_string(claimed.seq));
+  } else if (report->records == claimed.seq && claimed.hash != report->head.hash) {
+    bad(claimed.seq, "chain head in meta (" + HashHex(claimed.hash) + ") does not match the hash of seq " +
+                         std::to_string(claimed.seq));
+  } else if (report->records > claimed.seq) {
+    // The head and the records are written in one batch, so a reader sees
+    // both or neither: records past the head were put there by something else.
+    bad(claimed.seq + 1, "record beyond the chain head in meta (seq " + std::to_string(claimed.seq) +
+                             "): appended outside noxsync");
+  }
+  return Status::Ok();
+}
+
+Status EventLog::RebuildDerived(
+    const std::function<Status(const LogRecord&, std::vector<Mutation>*)>& fold,
+    const std::function<void()>& written) {
+  if (!impl_->writable) return Status::InvalidArgument("rebuild needs the store opened for writing");
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    if (impl_->processed_ticket + 1 != impl_->next_ticket) {
+      return Status::InvalidArgument("rebuild while Steps are in flight");
+    }
+  }
+  for (Cf cf : DerivedCfs()) {
+    auto*& h = impl_->handles[static_cast<int>(cf)];
+    rocksdb::Status s = impl_->db->DropColumnFamily(h);
+    if (s.ok()) {
+      impl_->db->DestroyColumnFamilyHandle(h);
+      h = nullptr;
+      s = impl_->db->CreateColumnFamily(CfOptions(cf, impl_->cache), CfName(cf), &h);
+    }
+    if (!s.ok()) return FromRocks(s, std::string("recreating ") + CfName(cf) + " in " + impl_->path);
+  }
+  rocksdb::WriteBatch batch;
+  std::vector<Mutation> rows;
+  Status fold_status;
+  Status s = ScanLog(1, [&](const LogRecord& r) {
+    if (!r.incident.empty()) batch.Put(impl_->H(Cf::kByIncident), IncidentSeqKey(r.incident, r.seq), "");
+    rows.clear();
+    fold_status = fold(r, &rows);
+    if (!fold_status.ok()) return false;
+    for (const Mutation& m : rows) {
+      if (m.erase) {
+        batch.Delete(impl_->H(m.cf), m.key);
+      } else {
+        batch.Put(impl_->H(m.cf), m.key, m.value);
+      }
+    }
+    if (batch.GetDataSize() > (8u << 20)) {
+      rocksdb::Status ws = impl_->db->Write(rocksdb::WriteOptions(), &batch);
+      if (!ws.ok()) {
+        fold_status = FromRocks(ws, "writing rebuilt indexes to " + impl_->path);
+        return false;
+      }
+      batch.Clear();
+      written();
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (!fold_status.ok()) return fold_status;
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status ws = impl_->db->Write(wo, &batch);
+  if (!ws.ok()) return FromRocks(ws, "writing rebuilt indexes to " + impl_->path);
+  return FromRocks(impl_->db->FlushWAL(true), "syncing " + impl_->path);
+}
+
+Status EventLog::Digest(Cf cf, Hash* digest, uint64_t* rows) const {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  *rows = 0;
+  auto put_len = [&](size_t n) {
+    uint8_t b[8];
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(n >> (56 - 8 * i));
+    EVP_DigestUpdate(ctx, b, 8);
+  };
+  Status s = Scan(cf, "", [&](std::string_view k, std::string_view v) {
+    put_len(k.size());
+    EVP_DigestUpdate(ctx, k.data(), k.size());
+    put_len(v.size());
+    EVP_DigestUpdate(ctx, v.data(), v.size());
+    ++*rows;
+    return true;
+  });
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, digest->data(), &len);
+  EVP_MD_CTX_free(ctx);
+  return s;
+}
+
+Status EventLog::Refresh() {
+  if (impl_->writable) return Status::Ok();
+  return FromRocks(impl_->db->TryCatchUpWithPrimary(), "catching up with the writer of " + impl_->path);
+}
+
+}  // namespace noxsync

@@ -1,0 +1,155 @@
+// EventLog: the append-only, hash-chained log of everything noxsync did, with
+// the indexes and projections derived from it, in one RocksDB database.
+//
+// One process opens a store for writing (OpenForWrite takes an exclusive lock
+// file naming the holder); any number may read it meanwhile (OpenForRead, a
+// RocksDB secondary instance that sees what the writer has made durable).
+//
+// Writes come as Steps. A Step is one logical change: log records plus the
+// index and projection rows derived from them. A single writer thread assigns
+// dense sequence numbers, chains the hashes, and writes every Step that is
+// waiting as one synced WriteBatch (group commit): a crash keeps all of a Step
+// or none of it, and durability costs one fsync per group, not per event.
+//
+// Thread-safety: all methods may be called from any thread. RocksDB headers
+// stay in event_log.cc.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/record.h"
+#include "store/status.h"
+
+namespace noxsync {
+
+// Column families; see docs/event-log.md for keys and values.
+enum class Cf : int {
+  kLog = 0,         // seq (u64 BE) -> record; never updated or deleted
+  kByIncident,      // incident id \0 seq -> ""      (derived, by the store)
+  kByEvent,         // Noxys event id -> incident id (derived)
+  kByTicket,        // backend \0 ticket key -> incident id (derived)
+  kIncidents,       // incident id -> projection JSON (derived)
+  kByFingerprint,   // fingerprint -> latest incident id (derived)
+  kOutbox,          // seq -> pending external action
+  kMeta,            // name -> value: chain head, counters, cursors
+};
+inline constexpr int kCfCount = 8;
+const char* CfName(Cf cf);
+
+// The derived column families `RebuildDerived` recreates from the log.
+std::vector<Cf> DerivedCfs();
+
+struct NewRecord {
+  int64_t time_us = 0;
+  std::string type;
+  std::string incident;
+  std::string payload;
+};
+
+struct Mutation {
+  Cf cf;
+  std::string key;
+  std::string value;
+  bool erase = false;
+};
+
+struct Step {
+  std::vector<NewRecord> records;
+  std::vector<Mutation> mutations;
+};
+
+struct ChainHead {
+  uint64_t seq = 0;  // 0: empty log
+  Hash hash{};
+};
+
+struct VerifyReport {
+  uint64_t records = 0;
+  ChainHead head;
+  uint64_t first_bad_seq = 0;  // 0 when the chain is intact
+  std::string problem;         // what is wrong at first_bad_seq
+};
+
+struct EventLogOptions {
+  // Who holds the write lock, shown to a second writer ("noxsync ingest x").
+  std::string holder = "noxsync";
+  // fsync each group; false only for benchmarks of the non-durable ceiling.
+  bool sync = true;
+};
+
+class EventLog {
+ public:
+  static Result<std::unique_ptr<EventLog>> OpenForWrite(const std::string& path,
+                                                        const EventLogOptions& options = {});
+  static Result<std::unique_ptr<EventLog>> OpenForRead(const std::string& path);
+
+  // Waits for queued Steps to be written, then closes.
+  ~EventLog();
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  const std::string& path() const;
+  bool writable() const;
+
+  // Queues a Step and returns a ticket for WaitFor. Tickets grow by one per
+  // Step, in the order Submit was called; seqs follow the same order.
+  uint64_t Submit(Step step);
+  // Blocks until the Step with this ticket is durable, or returns why not.
+  // After a failed write the log refuses every later Step: what the caller
+  // holds in memory no longer matches the disk, so it must reopen.
+  Status WaitFor(uint64_t ticket);
+  Status Append(Step step) { return WaitFor(Submit(std::move(step))); }
+  // The highest ticket known durable.
+  uint64_t DurableTicket() const;
+
+  // Point read of any column family; NotFound when absent.
+  Status Get(Cf cf, std::string_view key, std::string* value) const;
+  // Calls fn for each row whose key starts with prefix, in key order, until fn
+  // returns false.
+  Status Scan(Cf cf, std::string_view prefix,
+              const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+  // Calls fn for each log record with seq >= from, in order, until it returns false.
+  Status ScanLog(uint64_t from,
+                 const std::function<bool(const LogRecord& record)>& fn) const;
+  Status ReadRecord(uint64_t seq, LogRecord* record) const;
+  // The records of one incident, in seq order (through kByIncident).
+  Status IncidentRecords(std::string_view incident, std::vector<LogRecord>* out) const;
+
+  // Head of the chain as written in kMeta, committed with the last Step.
+  ChainHead Head() const;
+
+  // Recomputes every hash from seq 1 and checks seqs are dense and the head
+  // matches. Not a Status failure when the chain is broken: see report.
+  Status VerifyChain(VerifyReport* report) const;
+
+  // Drops every derived column family and refills it by calling `fold` on each
+  // log record in order; fold returns the derived rows for that record
+  // (kByIncident is the store's own and is rebuilt without asking). Rows are
+  // written in chunks; `written` is called after each, so the caller may drop
+  // what it staged. Needs a writable log with no Step in flight.
+  Status RebuildDerived(const std::function<Status(const LogRecord&, std::vector<Mutation>*)>& fold,
+                        const std::function<void()>& written);
+
+  // SHA-256 over every key and value of a column family, to compare two states
+  // of it byte for byte.
+  Status Digest(Cf cf, Hash* digest, uint64_t* rows) const;
+
+  // For readers: pick up what the writer made durable since open.
+  Status Refresh();
+
+  struct Impl;
+
+ private:
+  explicit EventLog(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Key of kByIncident for (incident, seq).
+std::string IncidentSeqKey(std::string_view incident, uint64_t seq);
+
+}  // namespace noxsync

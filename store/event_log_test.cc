@@ -1,0 +1,303 @@
+#include "store/event_log.h"
+
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include <random>
+#include <set>
+#include <thread>
+
+#include "tests/temp_dir.h"
+
+namespace noxsync {
+namespace {
+
+using noxsync::testing::TempDir;
+
+Step OneRecord(const std::string& type, const std::string& incident, const std::string& payload) {
+  Step s;
+  s.records.push_back({1000, type, incident, payload});
+  return s;
+}
+
+std::unique_ptr<EventLog> OpenWriter(const std::string& path) {
+  auto log = EventLog::OpenForWrite(path);
+  EXPECT_TRUE(log.ok()) << log.status().message();
+  return std::move(log).value();
+}
+
+std::vector<uint64_t> AllSeqs(const EventLog& log) {
+  std::vector<uint64_t> seqs;
+  EXPECT_TRUE(log.ScanLog(1, [&](const LogRecord& r) {
+                   seqs.push_back(r.seq);
+                   return true;
+                 }).ok());
+  return seqs;
+}
+
+TEST(EventLog, AppendAssignsDenseSeqsAndChainsHashes) {
+  TempDir dir;
+  auto log = OpenWriter(dir.path());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(log->Append(OneRecord("event.received", "inc_1", "{\"i\":" + std::to_string(i) + "}")).ok());
+  }
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->ScanLog(1, [&](const LogRecord& r) {
+                   recs.push_back(r);
+                   return true;
+                 }).ok());
+  ASSERT_EQ(recs.size(), 5u);
+  Hash prev{};
+  for (size_t i = 0; i < recs.size(); ++i) {
+    EXPECT_EQ(recs[i].seq, i + 1);
+    EXPECT_EQ(recs[i].prev_hash, prev);
+    EXPECT_EQ(recs[i].hash, ComputeHash(recs[i]));
+    prev = recs[i].hash;
+  }
+  EXPECT_EQ(log->Head().seq, 5u);
+  EXPECT_EQ(log->Head().hash, prev);
+}
+
+TEST(EventLog, IndexesRecordsByIncident) {
+  TempDir dir;
+  auto log = OpenWriter(dir.path());
+  ASSERT_TRUE(log->Append(OneRecord("a", "inc_1", "{}")).ok());
+  ASSERT_TRUE(log->Append(OneRecord("b", "inc_2", "{}")).ok());
+  ASSERT_TRUE(log->Append(OneRecord("c", "inc_1", "{}")).ok());
+  ASSERT_TRUE(log->Append(OneRecord("d", "", "{}")).ok());
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->IncidentRecords("inc_1", &recs).ok());
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].type, "a");
+  EXPECT_EQ(recs[1].type, "c");
+  // "inc_1" must not match "inc_10": the key ends the id with a NUL.
+  ASSERT_TRUE(log->Append(OneRecord("e", "inc_10", "{}")).ok());
+  ASSERT_TRUE(log->IncidentRecords("inc_1", &recs).ok());
+  EXPECT_EQ(recs.size(), 2u);
+}
+
+TEST(EventLog, ConcurrentAppendsAreDenseAndEachSeqAppearsOnce) {
+  TempDir dir;
+  auto log = OpenWriter(dir.path());
+  constexpr int kThreads = 16, kPerThread = 50;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Step s = OneRecord("x", "", "{\"t\":" + std::to_string(t) + ",\"i\":" + std::to_string(i) + "}");
+        EXPECT_TRUE(log->Append(std::move(s)).ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<uint64_t> seqs = AllSeqs(*log);
+  ASSERT_EQ(seqs.size(), size_t{kThreads * kPerThread});
+  for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], i + 1);
+  std::set<std::string> payloads;
+  ASSERT_TRUE(log->ScanLog(1, [&](const LogRecord& r) { return payloads.insert(r.payload).second; }).ok());
+  EXPECT_EQ(payloads.size(), seqs.size());
+  VerifyReport rep;
+  ASSERT_TRUE(log->VerifyChain(&rep).ok());
+  EXPECT_EQ(rep.first_bad_seq, 0u) << rep.problem;
+}
+
+TEST(EventLog, ReopenContinuesTheChain) {
+  TempDir dir;
+  Hash head;
+  {
+    auto log = OpenWriter(dir.path());
+    ASSERT_TRUE(log->Append(OneRecord("a", "", "{}")).ok());
+    ASSERT_TRUE(log->Append(OneRecord("b", "", "{}")).ok());
+    head = log->Head().hash;
+  }
+  auto log = OpenWriter(dir.path());
+  EXPECT_EQ(log->Head().seq, 2u);
+  EXPECT_EQ(log->Head().hash, head);
+  ASSERT_TRUE(log->Append(OneRecord("c", "", "{}")).ok());
+  LogRecord r;
+  ASSERT_TRUE(log->ReadRecord(3, &r).ok());
+  EXPECT_EQ(r.prev_hash, head);
+}
+
+TEST(EventLog, SecondWriterIsRefusedWithPathAndHolder) {
+  TempDir dir;
+  EventLogOptions opts;
+  opts.holder = "noxsync ingest big.jsonl";
+  auto first = EventLog::OpenForWrite(dir.path(), opts);
+  ASSERT_TRUE(first.ok());
+  auto second = EventLog::OpenForWrite(dir.path());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Status::Code::kBusy);
+  const std::string& msg = second.status().message();
+  EXPECT_NE(msg.find(dir.path()), std::string::npos) << msg;
+  EXPECT_NE(msg.find("pid " + std::to_string(::getpid())), std::string::npos) << msg;
+  EXPECT_NE(msg.find("noxsync ingest big.jsonl"), std::string::npos) << msg;
+}
+
+TEST(EventLog, ReaderSeesWhatTheLiveWriterMadeDurable) {
+  TempDir dir;
+  auto writer = OpenWriter(dir.path());
+  ASSERT_TRUE(writer->Append(OneRecord("a", "inc_1", "{}")).ok());
+  auto reader = EventLog::OpenForRead(dir.path());
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  EXPECT_EQ(AllSeqs(**reader).size(), 1u);
+  ASSERT_TRUE(writer->Append(OneRecord("b", "inc_1", "{}")).ok());
+  ASSERT_TRUE((*reader)->Refresh().ok());
+  EXPECT_EQ(AllSeqs(**reader).size(), 2u);
+  VerifyReport rep;
+  ASSERT_TRUE((*reader)->VerifyChain(&rep).ok());
+  EXPECT_EQ(rep.first_bad_seq, 0u) << rep.problem;
+  EXPECT_EQ(rep.records, 2u);
+}
+
+TEST(EventLog, ReaderOnMissingStoreSaysSo) {
+  TempDir dir;
+  auto reader = EventLog::OpenForRead(dir.Sub("nope"));
+  ASSERT_FALSE(reader.ok());
+  EXPECT_TRUE(reader.status().IsNotFound());
+  EXPECT_NE(reader.status().message().find("no noxsync store at"), std::string::npos);
+}
+
+// Writes `value` at log key `seq` behind noxsync's back, as an attacker or a
+// bad disk would.
+void Overwrite(const std::string& path, uint64_t seq, const std::string& value, bool erase = false) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
+  for (auto& n : names) descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, descs, &handles, &db).ok());
+  rocksdb::ColumnFamilyHandle* log_cf = nullptr;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == "log") log_cf = handles[i];
+  }
+  ASSERT_NE(log_cf, nullptr);
+  if (erase) {
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), log_cf, SeqKey(seq)).ok());
+  } else {
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), log_cf, SeqKey(seq), value).ok());
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  delete db;
+}
+
+std::string StoredValue(const std::string& path, uint64_t seq) {
+  auto r = EventLog::OpenForRead(path);
+  std::string v;
+  EXPECT_TRUE((*r)->Get(Cf::kLog, SeqKey(seq), &v).ok());
+  return v;
+}
+
+void Fill(const std::string& path, int n) {
+  auto log = OpenWriter(path);
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(log->Append(OneRecord("event.received", "inc_" + std::to_string(i % 3),
+                                      "{\"event_id\":\"evt_" + std::to_string(i) + "\"}"))
+                    .ok());
+  }
+}
+
+uint64_t FirstBadSeq(const std::string& path, std::string* problem = nullptr) {
+  auto r = EventLog::OpenForRead(path);
+  EXPECT_TRUE(r.ok());
+  VerifyReport rep;
+  EXPECT_TRUE((*r)->VerifyChain(&rep).ok());
+  if (problem) *problem = rep.problem;
+  return rep.first_bad_seq;
+}
+
+TEST(EventLogTamper, FlippingAnyByteOfAStoredRecordIsNamedByItsSeq) {
+  TempDir dir;
+  Fill(dir.path(), 20);
+  ASSERT_EQ(FirstBadSeq(dir.path()), 0u);
+  std::mt19937 rng(20261129);
+  // Header, seq and length bytes, a stride through the payload, and bytes of
+  // prev_hash and hash, then random records and positions.
+  std::vector<std::pair<uint64_t, size_t>> cases;
+  const size_t size = StoredValue(dir.path(), 11).size();
+  for (size_t pos = 0; pos < size; pos += pos < 40 || pos >= size - 64 ? 3 : 11) cases.push_back({11, pos});
+  cases.push_back({11, size - 1});
+  for (int i = 0; i < 20; ++i) {
+    uint64_t seq = 1 + rng() % 20;
+    cases.push_back({seq, rng() % StoredValue(dir.path(), seq).size()});
+  }
+  for (auto [seq, pos] : cases) {
+    std::string original = StoredValue(dir.path(), seq);
+    std::string tampered = original;
+    tampered[pos] = static_cast<char>(tampered[pos] ^ (1 + rng() % 255));
+    Overwrite(dir.path(), seq, tampered);
+    std::string problem;
+    EXPECT_EQ(FirstBadSeq(dir.path(), &problem), seq) << "byte " << pos << " of seq " << seq;
+    EXPECT_FALSE(problem.empty());
+    Overwrite(dir.path(), seq, original);
+  }
+  EXPECT_EQ(FirstBadSeq(dir.path()), 0u);
+}
+
+TEST(EventLogTamper, DeletedRecordIsNamed) {
+  TempDir dir;
+  Fill(dir.path(), 10);
+  Overwrite(dir.path(), 4, "", /*erase=*/true);
+  std::string problem;
+  EXPECT_EQ(FirstBadSeq(dir.path(), &problem), 4u);
+  EXPECT_NE(problem.find("missing"), std::string::npos) << problem;
+}
+
+TEST(EventLogTamper, TruncatedTailIsCaughtByTheChainHead) {
+  TempDir dir;
+  Fill(dir.path(), 10);
+  Overwrite(dir.path(), 10, "", /*erase=*/true);
+  std::string problem;
+  EXPECT_EQ(FirstBadSeq(dir.path(), &problem), 10u);
+  EXPECT_NE(problem.find("chain head"), std::string::npos) << problem;
+  // And a writer refuses to append on top of it.
+  auto w = EventLog::OpenForWrite(dir.path());
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), Status::Code::kCorruption);
+}
+
+TEST(EventLogTamper, RewrittenRecordWithRecomputedHashBreaksTheNextLink) {
+  TempDir dir;
+  Fill(dir.path(), 5);
+  LogRecord r;
+  ASSERT_TRUE(DecodeRecord(StoredValue(dir.path(), 3), &r).ok());
+  r.payload = "{\"event_id\":\"forged\"}";
+  r.hash = ComputeHash(r);
+  Overwrite(dir.path(), 3, EncodeRecord(r));
+  EXPECT_EQ(FirstBadSeq(dir.path()), 4u);
+}
+
+TEST(EventLog, RebuildDerivedRecreatesTheIncidentIndex) {
+  TempDir dir;
+  Fill(dir.path(), 9);
+  auto log = OpenWriter(dir.path());
+  Hash before{}, after{};
+  uint64_t rows_before = 0, rows_after = 0;
+  ASSERT_TRUE(log->Digest(Cf::kByIncident, &before, &rows_before).ok());
+  ASSERT_TRUE(log->RebuildDerived([](const LogRecord&, std::vector<Mutation>*) { return Status::Ok(); },
+                                  [] {})
+                  .ok());
+  ASSERT_TRUE(log->Digest(Cf::kByIncident, &after, &rows_after).ok());
+  EXPECT_EQ(rows_before, 9u);
+  EXPECT_EQ(rows_after, 9u);
+  EXPECT_EQ(before, after);
+}
+
+TEST(EventLog, MutationsAreWrittenWithTheirRecords) {
+  TempDir dir;
+  auto log = OpenWriter(dir.path());
+  Step s = OneRecord("event.received", "inc_1", "{}");
+  s.mutations.push_back({Cf::kByEvent, "evt_1", "inc_1", false});
+  ASSERT_TRUE(log->Append(std::move(s)).ok());
+  std::string v;
+  ASSERT_TRUE(log->Get(Cf::kByEvent, "evt_1", &v).ok());
+  EXPECT_EQ(v, "inc_1");
+  Step del;
+  del.mutations.push_back({Cf::kByEvent, "evt_1", "", true});
+  ASSERT_TRUE(log->Append(std::move(del)).ok());
+  EXPECT_TRUE(log->Get(Cf::kByEvent, "evt_1", &v).IsNotFound());
+}
+
+}  // namespace
+}  // namespace noxsync

@@ -1,0 +1,125 @@
+#include "sync/ingestor.h"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace noxsync {
+namespace json = boost::json;
+
+Ingestor::Ingestor(EventLog* log, const Clock* clock, IngestOptions options)
+    : log_(log), clock_(clock), options_(options), staged_(log), projector_(&staged_) {}
+
+Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view source,
+                        std::vector<IngestResult>* results, uint64_t* ticket) {
+  results->assign(lines.size(), IngestResult{});
+  std::vector<NoxysEvent> events(lines.size());
+  std::vector<bool> valid(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    (*results)[i].line = lines[i].line;
+    valid[i] = ParseNoxysEvent(lines[i].text, &events[i], &(*results)[i].error);
+    if (!valid[i]) (*results)[i].event_id = events[i].event_id;
+  }
+
+  std::lock_guard<std::mutex> lk(mu_);
+  Step step;
+  step.records.reserve(lines.size() * 2);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    IngestResult& res = (*results)[i];
+    if (valid[i]) {
+      if (Status s = Decide(events[i], lines[i].text, &step, &res); !s.ok()) return s;
+      continue;
+    }
+    res.kind = IngestResult::Kind::kRejected;
+    json::object o;
+    o["source"] = source;
+    o["line"] = lines[i].line;
+    o["reason"] = res.error;
+    const std::string& text = lines[i].text;
+    o["text"] = text.size() > options_.max_rejected_text ? text.substr(0, options_.max_rejected_text) : text;
+    if (text.size() > options_.max_rejected_text) o["text_bytes"] = text.size();
+    step.records.push_back({clock_->NowMicros(), record_type::kEventRejected, "", json::serialize(o)});
+  }
+  if (step.records.empty()) {
+    // Only duplicates: they are durable once whatever made them known is.
+    *ticket = last_ticket_;
+    return Status::Ok();
+  }
+  step.mutations = staged_.TakeDirty();
+  last_ticket_ = *ticket = log_->Submit(std::move(step));
+
+  if (staged_.size() > options_.max_staged_rows) {
+    // Every staged row is in a submitted Step; once those are on disk the
+    // store answers the same reads, so the memory can go.
+    if (Status s = log_->WaitFor(last_ticket_); !s.ok()) return s;
+    staged_.Clear();
+  }
+  return Status::Ok();
+}
+
+Status Ingestor::Ingest(const std::vector<IngestLine>& lines, std::string_view source,
+                        std::vector<IngestResult>* results) {
+  uint64_t ticket = 0;
+  if (Status s = Submit(lines, source, results, &ticket); !s.ok()) return s;
+  return ticket == 0 ? Status::Ok() : log_->WaitFor(ticket);
+}
+
+Status Ingestor::Decide(const NoxysEvent& ev, std::string_view text, Step* step, IngestResult* res) {
+  res->event_id = ev.event_id;
+  bool found = false;
+  if (Status s = projector_.IncidentForEvent(ev.event_id, &res->incident, &found); !s.ok()) return s;
+  if (found) {
+    res->kind = IngestResult::Kind::kDuplicate;
+    return Status::Ok();
+  }
+
+  const int64_t now = clock_->NowMicros();
+  const int64_t risk = RiskPpm(ev.risk_score);
+  std::string fp = Fingerprint(ev, options_.fingerprint);
+  std::string incident_id;
+  Incident inc;
+  bool recur = false;
+  if (Status s = projector_.IncidentForFingerprint(fp, &incident_id, &found); !s.ok()) return s;
+  if (found) {
+    bool have = false;
+    if (Status s = projector_.FindIncident(incident_id, &inc, &have); !s.ok()) return s;
+    const int64_t w = options_.recurrence_window_us;
+    recur = have &&
+            (inc.status == IncidentStatus::kOpen || inc.status == IncidentStatus::kInProgress) &&
+            ev.time_us >= inc.first_seen_us - w && ev.time_us <= inc.last_seen_us + w;
+  }
+
+  res->kind = IngestResult::Kind::kAccepted;
+  if (recur) {
+    RecurredFacts f{ev.event_id, risk, ev.time_us, inc.occurrences + 1};
+    step->records.push_back({now, record_type::kEventReceived, incident_id, std::string(text)});
+    step->records.push_back({now, record_type::kIncidentRecurred, incident_id, RecurredPayload(f)});
+    if (Status s = projector_.OnEventReceived(incident_id, ev.event_id); !s.ok()) return s;
+    if (Status s = projector_.OnIncidentRecurred(now, incident_id, f); !s.ok()) return s;
+    res->incident = std::move(incident_id);
+    res->opened = false;
+    return Status::Ok();
+  }
+
+  uint64_t count = 0;
+  if (Status s = projector_.IncidentCount(&count); !s.ok()) return s;
+  incident_id = IncidentId(count + 1);
+  OpenedFacts f;
+  f.event_id = ev.event_id;
+  f.fingerprint = std::move(fp);
+  f.user_email = ev.user_email;
+  f.platform_id = ev.platform_id;
+  f.platform_name = ev.platform_name;
+  f.action = ev.action;
+  f.classification_types = ClassificationTypes(ev);
+  f.risk_ppm = risk;
+  f.event_time_us = ev.time_us;
+  step->records.push_back({now, record_type::kEventReceived, incident_id, std::string(text)});
+  step->records.push_back({now, record_type::kIncidentOpened, incident_id, OpenedPayload(f)});
+  if (Status s = projector_.OnEventReceived(incident_id, ev.event_id); !s.ok()) return s;
+  if (Status s = projector_.OnIncidentOpened(now, incident_id, f); !s.ok()) return s;
+  res->incident = std::move(incident_id);
+  res->opened = true;
+  return Status::Ok();
+}
+
+}  // namespace noxsync

@@ -1,0 +1,185 @@
+#include "sync/noxys_event.h"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <cmath>
+#include <cstdio>
+
+#include "sync/timestamp.h"
+
+namespace noxsync {
+namespace json = boost::json;
+
+const char* PolicyActionName(PolicyAction a) {
+  switch (a) {
+    case PolicyAction::kBlock: return "BLOCK";
+    case PolicyAction::kCoach: return "COACH";
+    case PolicyAction::kAllow: return "ALLOW";
+  }
+  return "?";
+}
+
+int64_t RiskPpm(double risk_score) { return std::llround(risk_score * 1e6); }
+
+namespace {
+
+constexpr size_t kMaxIdLength = 256;
+
+const char* KindName(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: return "null";
+    case json::kind::bool_: return "a boolean";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_: return "a number";
+    case json::kind::string: return "a string";
+    case json::kind::array: return "an array";
+    case json::kind::object: return "an object";
+  }
+  return "?";
+}
+
+// Field readers: each returns false with *error naming the path.
+struct Reader {
+  std::string* error;
+
+  bool Fail(const std::string& path, const std::string& what) {
+    *error = "field " + path + ": " + what;
+    return false;
+  }
+
+  const json::value* Find(const json::object& o, const char* key, const std::string& path) {
+    auto it = o.find(key);
+    if (it == o.end()) {
+      Fail(path, "missing");
+      return nullptr;
+    }
+    return &it->value();
+  }
+
+  bool String(const json::object& o, const char* key, const std::string& path, std::string* out,
+              bool non_empty) {
+    const json::value* v = Find(o, key, path);
+    if (v == nullptr) return false;
+    if (!v->is_string()) return Fail(path, std::string("expected a string, got ") + KindName(*v));
+    const json::string& s = v->get_string();
+    if (non_empty && s.empty()) return Fail(path, "must not be empty");
+    out->assign(s.data(), s.size());
+    return true;
+  }
+
+  bool Number(const json::object& o, const char* key, const std::string& path, double* out) {
+    const json::value* v = Find(o, key, path);
+    if (v == nullptr) return false;
+    if (!v->is_number()) return Fail(path, std::string("expected a number, got ") + KindName(*v));
+    *out = v->to_number<double>();
+    return true;
+  }
+
+  bool Unit(const json::object& o, const char* key, const std::string& path, double* out) {
+    if (!Number(o, key, path, out)) return false;
+    if (!(*out >= 0.0 && *out <= 1.0)) {
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), "%g", *out);
+      return Fail(path, std::string("expected a number in [0, 1], got ") + buf);
+    }
+    return true;
+  }
+
+  const json::object* Object(const json::object& o, const char* key, const std::string& path) {
+    const json::value* v = Find(o, key, path);
+    if (v == nullptr) return nullptr;
+    if (!v->is_object()) {
+      Fail(path, std::string("expected an object, got ") + KindName(*v));
+      return nullptr;
+    }
+    return &v->get_object();
+  }
+};
+
+bool PrintableId(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x21 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ParseNoxysEvent(std::string_view text, NoxysEvent* ev, std::string* error) {
+  // Events are small: parse into a stack buffer, no heap allocation per node.
+  unsigned char buffer[8192];
+  json::monotonic_resource arena(buffer, sizeof(buffer));
+  json::error_code ec;
+  json::value root = json::parse(json::string_view(text.data(), text.size()), ec, &arena);
+  if (ec) {
+    *error = "not valid JSON: " + ec.message();
+    return false;
+  }
+  if (!root.is_object()) {
+    *error = std::string("expected a JSON object, got ") + KindName(root);
+    return false;
+  }
+  const json::object& o = root.get_object();
+  Reader r{error};
+
+  if (!r.String(o, "event_id", "event_id", &ev->event_id, true)) return false;
+  if (ev->event_id.size() > kMaxIdLength || !PrintableId(ev->event_id)) {
+    return r.Fail("event_id", "expected at most 256 printable characters without spaces");
+  }
+  if (!r.String(o, "timestamp", "timestamp", &ev->timestamp, true)) return false;
+  if (!ParseTimestamp(ev->timestamp, &ev->time_us)) {
+    return r.Fail("timestamp", "expected an RFC 3339 time such as 2026-03-20T14:32:00Z, got \"" +
+                                   ev->timestamp.substr(0, 64) + "\"");
+  }
+  if (!r.String(o, "platform_id", "platform_id", &ev->platform_id, true)) return false;
+  if (!r.String(o, "platform_name", "platform_name", &ev->platform_name, false)) return false;
+  if (!r.String(o, "user_email", "user_email", &ev->user_email, true)) return false;
+  if (ev->user_email.find('@') == std::string::npos) {
+    return r.Fail("user_email", "expected an e-mail address, got \"" + ev->user_email.substr(0, 64) + "\"");
+  }
+  if (!r.Unit(o, "risk_score", "risk_score", &ev->risk_score)) return false;
+
+  const json::value* cls = r.Find(o, "classifications", "classifications");
+  if (cls == nullptr) return false;
+  if (!cls->is_array()) {
+    return r.Fail("classifications", std::string("expected an array, got ") + KindName(*cls));
+  }
+  ev->classifications.clear();
+  const json::array& arr = cls->get_array();
+  ev->classifications.reserve(arr.size());
+  for (size_t i = 0; i < arr.size(); ++i) {
+    std::string path = "classifications[" + std::to_string(i) + "]";
+    if (!arr[i].is_object()) {
+      return r.Fail(path, std::string("expected an object, got ") + KindName(arr[i]));
+    }
+    const json::object& c = arr[i].get_object();
+    Classification out;
+    if (!r.String(c, "type", path + ".type", &out.type, true)) return false;
+    if (!r.String(c, "value", path + ".value", &out.value, false)) return false;
+    if (!r.Unit(c, "confidence", path + ".confidence", &out.confidence)) return false;
+    ev->classifications.push_back(std::move(out));
+  }
+
+  const json::object* pd = r.Object(o, "policy_decisions", "policy_decisions");
+  if (pd == nullptr) return false;
+  std::string action;
+  if (!r.String(*pd, "action", "policy_decisions.action", &action, false)) return false;
+  if (action == "BLOCK") {
+    ev->action = PolicyAction::kBlock;
+  } else if (action == "COACH") {
+    ev->action = PolicyAction::kCoach;
+  } else if (action == "ALLOW") {
+    ev->action = PolicyAction::kAllow;
+  } else {
+    return r.Fail("policy_decisions.action",
+                  "expected one of BLOCK, COACH, ALLOW, got \"" + action.substr(0, 32) + "\"");
+  }
+  if (!r.String(*pd, "policy_id", "policy_decisions.policy_id", &ev->policy_id, true)) return false;
+  if (!r.String(*pd, "policy_name", "policy_decisions.policy_name", &ev->policy_name, false)) return false;
+  return true;
+}
+
+}  // namespace noxsync

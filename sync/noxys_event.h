@@ -1,0 +1,48 @@
+// NoxysEvent: one policy violation as Noxys reports it, parsed and validated.
+//
+// ParseNoxysEvent accepts one JSON object (one line of a .jsonl file or one
+// webhook item) and either fills the event or says which field is wrong, in
+// the words an operator needs: "field policy_decisions.action: expected one
+// of BLOCK, COACH, ALLOW". Fields Noxys may add later are kept in the raw text
+// and otherwise ignored. Pure functions, no shared state.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace noxsync {
+
+enum class PolicyAction { kBlock, kCoach, kAllow };
+const char* PolicyActionName(PolicyAction a);
+
+struct Classification {
+  std::string type;
+  std::string value;
+  double confidence = 0;
+};
+
+struct NoxysEvent {
+  std::string event_id;
+  int64_t time_us = 0;     // `timestamp`, as microseconds UTC
+  std::string timestamp;   // as sent
+  std::string platform_id;
+  std::string platform_name;
+  std::string user_email;
+  double risk_score = 0;
+  std::vector<Classification> classifications;
+  PolicyAction action = PolicyAction::kBlock;
+  std::string policy_id;
+  std::string policy_name;
+};
+
+// The event's risk in millionths, exact across JSON round trips (derived rows
+// must rebuild byte for byte, and a double need not survive text twice).
+int64_t RiskPpm(double risk_score);
+
+// False with *error set ("field risk_score: expected a number in [0, 1], got
+// 1.5") when the text is not a valid event.
+bool ParseNoxysEvent(std::string_view text, NoxysEvent* event, std::string* error);
+
+}  // namespace noxsync

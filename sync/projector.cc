@@ -1,0 +1,230 @@
+#include "sync/projector.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <charconv>
+
+namespace noxsync {
+namespace json = boost::json;
+
+namespace {
+constexpr const char* kMetaIncidentCount = "incident_count";
+}
+
+std::string StagedState::Slot(Cf cf, std::string_view key) {
+  std::string s;
+  s.reserve(key.size() + 1);
+  s.push_back(static_cast<char>(cf));
+  s.append(key);
+  return s;
+}
+
+Status StagedState::Get(Cf cf, std::string_view key, std::string* value, bool* found) {
+  auto it = rows_.find(Slot(cf, key));
+  if (it != rows_.end()) {
+    *found = !it->second.erased;
+    if (*found) *value = it->second.value;
+    return Status::Ok();
+  }
+  Status s = log_->Get(cf, key, value);
+  *found = s.ok();
+  return s.IsNotFound() ? Status::Ok() : s;
+}
+
+void StagedState::Put(Cf cf, std::string_view key, std::string value) {
+  std::string slot = Slot(cf, key);
+  Row& row = rows_[slot];
+  row.value = std::move(value);
+  row.erased = false;
+  if (!row.dirty) {
+    row.dirty = true;
+    dirty_.push_back(std::move(slot));
+  }
+}
+
+void StagedState::Erase(Cf cf, std::string_view key) {
+  Put(cf, key, "");
+  rows_[Slot(cf, key)].erased = true;
+}
+
+std::vector<Mutation> StagedState::TakeDirty() {
+  std::vector<Mutation> out;
+  out.reserve(dirty_.size());
+  for (const std::string& slot : dirty_) {
+    Row& row = rows_[slot];
+    row.dirty = false;
+    out.push_back({static_cast<Cf>(slot[0]), slot.substr(1), row.value, row.erased});
+  }
+  dirty_.clear();
+  return out;
+}
+
+void StagedState::Clear() {
+  rows_.clear();
+  dirty_.clear();
+}
+
+std::string OpenedPayload(const OpenedFacts& f) {
+  json::object o;
+  o["event_id"] = f.event_id;
+  o["fingerprint"] = f.fingerprint;
+  o["user_email"] = f.user_email;
+  o["platform_id"] = f.platform_id;
+  o["platform_name"] = f.platform_name;
+  o["action"] = PolicyActionName(f.action);
+  json::array types;
+  for (const auto& t : f.classification_types) types.emplace_back(t);
+  o["classification_types"] = std::move(types);
+  o["risk_ppm"] = f.risk_ppm;
+  o["event_time_us"] = f.event_time_us;
+  return json::serialize(o);
+}
+
+std::string RecurredPayload(const RecurredFacts& f) {
+  json::object o;
+  o["event_id"] = f.event_id;
+  o["risk_ppm"] = f.risk_ppm;
+  o["event_time_us"] = f.event_time_us;
+  o["occurrences"] = f.occurrences;
+  return json::serialize(o);
+}
+
+void Projector::ResetForRebuild() { state_->Erase(Cf::kMeta, kMetaIncidentCount); }
+
+Status Projector::OnEventReceived(std::string_view incident, std::string_view event_id) {
+  state_->Put(Cf::kByEvent, event_id, std::string(incident));
+  return Status::Ok();
+}
+
+Status Projector::OnIncidentOpened(int64_t time_us, std::string_view id, const OpenedFacts& f) {
+  Incident inc;
+  inc.id = std::string(id);
+  inc.status = IncidentStatus::kOpen;
+  inc.severity = SeverityForRisk(f.risk_ppm);
+  inc.fingerprint = f.fingerprint;
+  inc.user_email = f.user_email;
+  inc.platform_id = f.platform_id;
+  inc.platform_name = f.platform_name;
+  inc.action = f.action;
+  inc.classification_types = f.classification_types;
+  inc.max_risk_ppm = f.risk_ppm;
+  inc.first_seen_us = inc.last_seen_us = f.event_time_us;
+  inc.occurrences = 1;
+  inc.first_event_id = inc.last_event_id = f.event_id;
+  inc.opened_at_us = inc.updated_at_us = time_us;
+  state_->Put(Cf::kIncidents, id, IncidentToJson(inc));
+  state_->Put(Cf::kByFingerprint, f.fingerprint, std::string(id));
+  uint64_t count = 0;
+  if (Status s = IncidentCount(&count); !s.ok()) return s;
+  state_->Put(Cf::kMeta, kMetaIncidentCount, std::to_string(count + 1));
+  return Status::Ok();
+}
+
+Status Projector::OnIncidentRecurred(int64_t time_us, std::string_view id, const RecurredFacts& f) {
+  Incident inc;
+  bool found = false;
+  if (Status s = FindIncident(id, &inc, &found); !s.ok()) return s;
+  if (!found) return Status::Corruption("incident.recurred for unknown incident " + std::string(id));
+  inc.occurrences = f.occurrences;
+  inc.last_event_id = f.event_id;
+  inc.first_seen_us = std::min(inc.first_seen_us, f.event_time_us);
+  inc.last_seen_us = std::max(inc.last_seen_us, f.event_time_us);
+  if (f.risk_ppm > inc.max_risk_ppm) {
+    inc.max_risk_ppm = f.risk_ppm;
+    inc.severity = std::max(inc.severity, SeverityForRisk(f.risk_ppm));
+  }
+  inc.updated_at_us = time_us;
+  state_->Put(Cf::kIncidents, id, IncidentToJson(inc));
+  return Status::Ok();
+}
+
+Status Projector::Apply(const LogRecord& r) {
+  if (r.type == record_type::kEventRejected) return Status::Ok();
+  json::error_code ec;
+  json::value v = json::parse(json::string_view(r.payload.data(), r.payload.size()), ec);
+  if (ec || !v.is_object()) {
+    return Status::Corruption("seq " + std::to_string(r.seq) + " (" + r.type + "): payload is not a JSON object");
+  }
+  const json::object& o = v.get_object();
+  try {
+    auto str = [&](const char* k) { return std::string(o.at(k).as_string()); };
+    if (r.type == record_type::kEventReceived) {
+      return OnEventReceived(r.incident, str("event_id"));
+    }
+    if (r.type == record_type::kIncidentOpened) {
+      OpenedFacts f;
+      f.event_id = str("event_id");
+      f.fingerprint = str("fingerprint");
+      f.user_email = str("user_email");
+      f.platform_id = str("platform_id");
+      f.platform_name = str("platform_name");
+      std::string action = str("action");
+      f.action = action == "COACH" ? PolicyAction::kCoach
+                 : action == "ALLOW" ? PolicyAction::kAllow
+                                     : PolicyAction::kBlock;
+      for (const auto& t : o.at("classification_types").as_array()) {
+        f.classification_types.emplace_back(t.as_string());
+      }
+      f.risk_ppm = o.at("risk_ppm").as_int64();
+      f.event_time_us = o.at("event_time_us").as_int64();
+      return OnIncidentOpened(r.time_us, r.incident, f);
+    }
+    if (r.type == record_type::kIncidentRecurred) {
+      RecurredFacts f;
+      f.event_id = str("event_id");
+      f.risk_ppm = o.at("risk_ppm").as_int64();
+      f.event_time_us = o.at("event_time_us").as_int64();
+      f.occurrences = o.at("occurrences").to_number<uint64_t>();
+      return OnIncidentRecurred(r.time_us, r.incident, f);
+    }
+  } catch (const std::exception& e) {
+    return Status::Corruption("seq " + std::to_string(r.seq) + " (" + r.type + "): " + e.what());
+  }
+  // Types this version does not fold (written by a newer noxsync) leave the
+  // projections as they are rather than failing the rebuild.
+  return Status::Ok();
+}
+
+Status Projector::FindIncident(std::string_view id, Incident* inc, bool* found) {
+  std::string v;
+  if (Status s = state_->Get(Cf::kIncidents, id, &v, found); !s.ok() || !*found) return s;
+  return IncidentFromJson(v, inc);
+}
+
+Status Projector::IncidentForEvent(std::string_view event_id, std::string* incident, bool* found) {
+  return state_->Get(Cf::kByEvent, event_id, incident, found);
+}
+
+Status Projector::IncidentForFingerprint(std::string_view fp, std::string* incident, bool* found) {
+  return state_->Get(Cf::kByFingerprint, fp, incident, found);
+}
+
+Status Projector::IncidentCount(uint64_t* count) {
+  std::string v;
+  bool found = false;
+  if (Status s = state_->Get(Cf::kMeta, kMetaIncidentCount, &v, &found); !s.ok()) return s;
+  *count = 0;
+  if (found) std::from_chars(v.data(), v.data() + v.size(), *count);
+  return Status::Ok();
+}
+
+Status RebuildProjections(EventLog* log, uint64_t* records) {
+  StagedState state(log);
+  Projector projector(&state);
+  projector.ResetForRebuild();
+  *records = 0;
+  return log->RebuildDerived(
+      [&](const LogRecord& r, std::vector<Mutation>* rows) {
+        ++*records;
+        if (Status s = projector.Apply(r); !s.ok()) return s;
+        *rows = state.TakeDirty();
+        return Status::Ok();
+      },
+      // Written rows are readable from the store now; staged copies can go.
+      [&] { state.Clear(); });
+}
+
+}  // namespace noxsync

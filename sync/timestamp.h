@@ -1,0 +1,18 @@
+// RFC 3339 timestamps <-> microseconds since the Unix epoch (UTC). Noxys
+// events carry RFC 3339; the log stores microseconds; people read UTC.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace noxsync {
+
+// Accepts YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM); 't' and ' ' as the
+// separator too. Also a bare date YYYY-MM-DD (midnight UTC), handy for --since.
+bool ParseTimestamp(std::string_view text, int64_t* micros);
+
+// 2026-03-20T14:32:00.123Z; milliseconds shown only when not zero.
+std::string FormatTimestamp(int64_t micros);
+
+}  // namespace noxsync

@@ -1,0 +1,39 @@
+#include "sync/timestamp.h"
+
+#include <gtest/gtest.h>
+
+namespace noxsync {
+namespace {
+
+TEST(Timestamp, ParsesRfc3339WithZonesAndFractions) {
+  int64_t us = 0;
+  ASSERT_TRUE(ParseTimestamp("2026-03-20T14:32:00Z", &us));
+  EXPECT_EQ(us, 1774017120LL * 1000000);
+  int64_t with_offset = 0;
+  ASSERT_TRUE(ParseTimestamp("2026-03-20T16:32:00+02:00", &with_offset));
+  EXPECT_EQ(with_offset, us);
+  ASSERT_TRUE(ParseTimestamp("2026-03-20T14:32:00.25Z", &with_offset));
+  EXPECT_EQ(with_offset, us + 250000);
+  ASSERT_TRUE(ParseTimestamp("1969-12-31T23:59:59Z", &with_offset));
+  EXPECT_EQ(with_offset, -1000000);
+  ASSERT_TRUE(ParseTimestamp("2026-03-20", &with_offset));
+  EXPECT_EQ(with_offset, 1773964800LL * 1000000);
+}
+
+TEST(Timestamp, RejectsWhatIsNotRfc3339) {
+  int64_t us = 0;
+  for (const char* bad : {"", "2026-03-20T14:32:00", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z",
+                          "2026-03-20T25:00:00Z", "20260320T143200Z", "2026-03-20T14:32:00Zjunk",
+                          "2026-03-20T14:32:00.Z", "2026-03-20T14:32:00+0200"}) {
+    EXPECT_FALSE(ParseTimestamp(bad, &us)) << bad;
+  }
+}
+
+TEST(Timestamp, FormatsUtcWithMillisecondsWhenPresent) {
+  EXPECT_EQ(FormatTimestamp(1774017120LL * 1000000), "2026-03-20T14:32:00Z");
+  EXPECT_EQ(FormatTimestamp(1774017120LL * 1000000 + 123456), "2026-03-20T14:32:00.123Z");
+  EXPECT_EQ(FormatTimestamp(-1000000), "1969-12-31T23:59:59Z");
+}
+
+}  // namespace
+}  // namespace noxsync

@@ -1,0 +1,208 @@
+// End-to-end tests of the noxsync binary: what a user types, what they see,
+// and the exit codes they script against.
+
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include <algorithm>
+
+#include <fstream>
+#include <thread>
+
+#include "store/event_log.h"
+#include "tests/run_command.h"
+#include "tests/temp_dir.h"
+
+namespace noxsync {
+namespace {
+
+using noxsync::testing::CommandResult;
+using noxsync::testing::RunNoxsync;
+using noxsync::testing::TempDir;
+
+bool Contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+class CliTest : public ::testing::Test {
+ protected:
+  CommandResult Run(const std::string& args) { return RunNoxsync(args, dir_.path()); }
+  std::string Db() const { return " --db " + dir_.Sub("store"); }
+  TempDir dir_;
+};
+
+TEST_F(CliTest, IngestSamplesThenQueryThem) {
+  CommandResult r = Run("ingest " NOXSYNC_SAMPLES + Db());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "accepted 201, duplicates 0, rejected 0\n");
+
+  r = Run("ingest " NOXSYNC_SAMPLES + Db());
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "accepted 0, duplicates 201, rejected 0\n");
+
+  r = Run("incidents" + Db());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "inc_00000001   Open         Critical  chatgpt     alice@acme.fr")) << r.out;
+
+  r = Run("incidents --platform chatgpt --severity CRITICAL --status open" + Db());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "inc_00000001")) << r.out;
+  EXPECT_FALSE(Contains(r.out, " High ")) << r.out;
+  EXPECT_FALSE(Contains(r.out, " gemini ")) << r.out;
+
+  r = Run("incidents --platform chatgpt --status open --json" + Db());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    ++n;
+    EXPECT_TRUE(Contains(line, "\"platform_id\":\"chatgpt\"")) << line;
+  }
+  EXPECT_GT(n, 0);
+
+  r = Run("history evt_abc123def456" + Db());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "Incident inc_00000001  Open  Critical")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "event.received      evt_abc123def456 at 2026-03-20T14:32:00Z: alice@acme.fr on ChatGPT, BLOCK EMAIL, risk 0.95")) << r.out;
+
+  r = Run("history inc_00000001 --json" + Db());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "\"records\":[{\"seq\":1,")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "\"prev_hash\":\"0000000000000000")) << r.out;
+
+  r = Run("verify" + Db());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.out.rfind("chain intact: 402 records, head ", 0) == 0) << r.out;
+
+  r = Run("replay --rebuild" + Db());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "byte for byte what they were")) << r.out;
+}
+
+TEST_F(CliTest, BadInputFileStoresEveryValidLineAndOneRejectionPerBrokenLine) {
+  std::ifstream samples(NOXSYNC_SAMPLES);
+  std::vector<std::string> good;
+  std::string line;
+  while (std::getline(samples, line) && good.size() < 20) good.push_back(line);
+  const std::vector<std::string> broken = {
+      "not json at all",
+      R"({"event_id":"evt_bad_action","timestamp":"2026-03-20T14:32:00Z","platform_id":"chatgpt","platform_name":"ChatGPT","user_email":"a@b.c","risk_score":0.5,"classifications":[],"policy_decisions":{"action":"DENY","policy_id":"p","policy_name":"n"}})",
+      R"({"event_id":"evt_bad_risk","timestamp":"2026-03-20T14:32:00Z","platform_id":"chatgpt","platform_name":"ChatGPT","user_email":"a@b.c","risk_score":7,"classifications":[],"policy_decisions":{"action":"BLOCK","policy_id":"p","policy_name":"n"}})",
+      R"({"timestamp":"2026-03-20T14:32:00Z"})",
+      "[]",
+  };
+  std::string file = dir_.Sub("mixed.jsonl");
+  std::ofstream out(file);
+  // Bad lines at the start, the middle and the end; a blank line is skipped.
+  out << broken[0] << "\n";
+  for (size_t i = 0; i < good.size(); ++i) {
+    out << good[i] << "\n";
+    if (i == 5) out << broken[1] << "\n\n";
+    if (i == 10) out << broken[2] << "\n" << broken[3] << "\n";
+  }
+  out << broken[4];  // no trailing newline
+  out.close();
+
+  CommandResult r = Run("ingest " + file + Db());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "accepted 20, duplicates 0, rejected 5\n");
+  EXPECT_TRUE(Contains(r.err, "line 1: not valid JSON")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "line 8: field policy_decisions.action: expected one of BLOCK, COACH, ALLOW, got \"DENY\"")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "line 15: field risk_score: expected a number in [0, 1], got 7")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "line 16: field event_id: missing")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "line 26: expected a JSON object, got an array")) << r.err;
+
+  auto log = EventLog::OpenForRead(dir_.Sub("store"));
+  ASSERT_TRUE(log.ok());
+  int received = 0, rejected = 0;
+  ASSERT_TRUE((*log)->ScanLog(1, [&](const LogRecord& rec) {
+                       received += rec.type == "event.received";
+                       rejected += rec.type == "event.rejected";
+                       return true;
+                     }).ok());
+  EXPECT_EQ(received, 20);
+  EXPECT_EQ(rejected, 5);
+}
+
+TEST_F(CliTest, SecondWriterIsToldWhoHoldsTheStoreWhileReadersWork) {
+  ASSERT_EQ(Run("ingest " NOXSYNC_SAMPLES + Db()).exit_code, 0);
+  auto holder = EventLog::OpenForWrite(dir_.Sub("store"), EventLogOptions{"noxsync serve (test)"});
+  ASSERT_TRUE(holder.ok());
+  CommandResult r = Run("ingest " NOXSYNC_SAMPLES + Db());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "is open for writing by pid " + std::to_string(::getpid()) + " (noxsync serve (test))")) << r.err;
+  EXPECT_TRUE(Contains(r.err, dir_.Sub("store"))) << r.err;
+  EXPECT_EQ(Run("verify" + Db()).exit_code, 0);
+  EXPECT_EQ(Run("incidents" + Db()).exit_code, 0);
+  EXPECT_EQ(Run("history inc_00000002" + Db()).exit_code, 0);
+}
+
+TEST_F(CliTest, UsageErrorsExitTwoAndFailuresExitOne) {
+  EXPECT_EQ(Run("").exit_code, 2);
+  EXPECT_EQ(Run("frobnicate").exit_code, 2);
+  EXPECT_EQ(Run("ingest").exit_code, 2);
+  EXPECT_EQ(Run("ingest a b").exit_code, 2);
+  EXPECT_EQ(Run("incidents --bogus" + Db()).exit_code, 2);
+  EXPECT_EQ(Run("incidents --since yesterday" + Db()).exit_code, 2);
+  EXPECT_EQ(Run("incidents --status done" + Db()).exit_code, 2);
+  EXPECT_EQ(Run("incidents --severity urgent" + Db()).exit_code, 2);
+  CommandResult r = Run("verify" + Db());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "no noxsync store at")) << r.err;
+  r = Run("ingest /nonexistent/file.jsonl" + Db());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "cannot open /nonexistent/file.jsonl")) << r.err;
+  ASSERT_EQ(Run("ingest " NOXSYNC_SAMPLES + Db()).exit_code, 0);
+  r = Run("history inc_99999999" + Db());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "no incident or event with id")) << r.err;
+}
+
+TEST_F(CliTest, EveryCommandHasHelp) {
+  for (const char* cmd : {"ingest", "history", "incidents", "verify", "replay"}) {
+    CommandResult r = Run(std::string(cmd) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_TRUE(Contains(r.out, std::string("usage: noxsync ") + cmd)) << r.out;
+  }
+  CommandResult r = Run("--help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(Contains(r.out, "Commands:"));
+}
+
+TEST_F(CliTest, IngestReadsStandardInputAndHonoursNoxsyncDb) {
+  std::string cmd = "NOXSYNC_DB=" + dir_.Sub("envstore") + " " NOXSYNC_BIN " ingest - < " NOXSYNC_SAMPLES " > " +
+                    dir_.Sub("o") + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << noxsync::testing::ReadFile(dir_.Sub("o"));
+  EXPECT_TRUE(Contains(noxsync::testing::ReadFile(dir_.Sub("o")), "accepted 201, duplicates 0, rejected 0\n"));
+  EXPECT_EQ(Run("verify --db " + dir_.Sub("envstore")).exit_code, 0);
+}
+
+TEST_F(CliTest, VerifyNamesTheTamperedSeqAndExitsOne) {
+  ASSERT_EQ(Run("ingest " NOXSYNC_SAMPLES + Db()).exit_code, 0);
+  {
+    // Edit one byte of record 100 behind noxsync's back.
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.Sub("store"), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+    for (auto& n : names) descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.Sub("store"), descs, &handles, &db).ok());
+    size_t log_cf = std::find(names.begin(), names.end(), "log") - names.begin();
+    std::string v;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), handles[log_cf], SeqKey(100), &v).ok());
+    v[v.size() / 2] ^= 0x20;
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[log_cf], SeqKey(100), v).ok());
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    delete db;
+  }
+  CommandResult r = Run("verify" + Db());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out.rfind("chain broken at seq 100: ", 0), 0u) << r.out;
+  r = Run("verify --json" + Db());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.out, "\"intact\":false")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "\"first_bad_seq\":100")) << r.out;
+}
+
+}  // namespace
+}  // namespace noxsync
