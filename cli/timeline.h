@@ -16,7 +16,8 @@ std::string DescribeRecord(const LogRecord& r);
 // The incident header and one line per record.
 std::string FormatTimeline(const Incident& inc, const std::vector<LogRecord>& records);
 
-// {"seq":..,"time":..,"type":..,"incident":..,"payload":{..},"prev_hash":..,"hash":..}
+// {"seq":..,"time":..,"time_us":..,"type":..,"incident":..,"payload":"<exact JSON text>",
+//  "prev_hash":..,"hash":..}
 std::string RecordToJson(const LogRecord& r);
 
 // The projection with readable times and risk added, for --json output.

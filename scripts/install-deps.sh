@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
   libsqlite3-dev
+  libjemalloc-dev
 )
 
 missing=()

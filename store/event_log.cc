@@ -13,6 +13,7 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <cassert>
 #include <condition_variable>
 #include <cstring>
@@ -107,6 +108,7 @@ struct EventLog::Impl {
   std::shared_ptr<rocksdb::Cache> cache;
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // index = Cf, last = default
+  std::vector<rocksdb::ColumnFamilyHandle*> owned_handles;  // what RocksDB gave us, to destroy
 
   // Group commit state, guarded by mu.
   std::mutex mu;
@@ -137,7 +139,9 @@ struct EventLog::Impl {
       writer.join();
     }
     if (db) {
-      for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+      for (auto* h : owned_handles) {
+        if (h != nullptr) db->DestroyColumnFamilyHandle(h);
+      }
       db->Close();
       db.reset();
     }
@@ -172,6 +176,7 @@ Status OpenDb(EventLog::Impl* impl, bool for_write) {
   rocksdb::Status s;
   if (for_write) {
     s = rocksdb::DB::Open(dbo, impl->path, descs, &impl->handles, &raw);
+    if (s.ok()) impl->owned_handles = impl->handles;
   } else {
     // A secondary instance reads the live files of a store that a writer
     // holds, and tolerates the writer flushing and compacting underneath.
@@ -182,8 +187,28 @@ Status OpenDb(EventLog::Impl* impl, bool for_write) {
                              std::string(std::strerror(errno)));
     }
     impl->secondary_dir = tmpl;
-    s = rocksdb::DB::OpenAsSecondary(dbo, impl->path, impl->secondary_dir, descs, &impl->handles,
-                                     &raw);
+    // RocksDB creates column families one at a time after the database
+    // itself; a writer stopped in between leaves some missing. Nothing was
+    // written yet then (rows come only after every family exists), so a
+    // reader sees the missing ones as empty: the never-written default.
+    std::vector<std::string> present;
+    rocksdb::DB::ListColumnFamilies(dbo, impl->path, &present);
+    std::vector<rocksdb::ColumnFamilyDescriptor> found;
+    std::vector<int> slot;
+    for (int i = 0; i <= kCfCount; ++i) {
+      if (std::find(present.begin(), present.end(), descs[i].name) != present.end()) {
+        found.push_back(descs[i]);
+        slot.push_back(i);
+      }
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> got;
+    s = rocksdb::DB::OpenAsSecondary(dbo, impl->path, impl->secondary_dir, found, &got, &raw);
+    if (s.ok()) {
+      impl->owned_handles = got;
+      rocksdb::ColumnFamilyHandle* empty = got[slot.size() - 1];  // default is always last and present
+      impl->handles.assign(kCfCount + 1, empty);
+      for (size_t j = 0; j < got.size(); ++j) impl->handles[slot[j]] = got[j];
+    }
   }
   if (!s.ok()) {
     std::string msg = s.ToString();
@@ -341,6 +366,7 @@ void EventLog::Impl::WriterLoop() {
     // Once a write failed, nothing more is written: the Steps queued after it
     // were built on state that never reached the disk.
     Status s = failed ? Status::Ok() : WriteGroup(&group, &next);
+    group.clear();  // free the Steps before taking the lock back
     lk.lock();
     if (!failed && s.ok()) {
       durable_ticket = last_ticket;
@@ -355,7 +381,15 @@ void EventLog::Impl::WriterLoop() {
 }
 
 Status EventLog::Impl::WriteGroup(std::deque<Step>* group, ChainHead* head_out) {
-  rocksdb::WriteBatch batch;
+  // Size the batch up front: growing it copies every byte again.
+  size_t bytes = 64;
+  for (const Step& step : *group) {
+    for (const NewRecord& nr : step.records) {
+      bytes += 2 * (nr.type.size() + nr.incident.size() + nr.payload.size()) + 160;
+    }
+    for (const Mutation& m : step.mutations) bytes += m.key.size() + m.value.size() + 16;
+  }
+  rocksdb::WriteBatch batch(bytes);
   ChainHead h = *head_out;
   LogRecord r;
   for (Step& step : *group) {
@@ -366,8 +400,7 @@ Status EventLog::Impl::WriteGroup(std::deque<Step>* group, ChainHead* head_out) 
       r.incident = std::move(nr.incident);
       r.payload = std::move(nr.payload);
       r.prev_hash = h.hash;
-      r.hash = ComputeHash(r);
-      batch.Put(H(Cf::kLog), SeqKey(r.seq), EncodeRecord(r));
+      batch.Put(H(Cf::kLog), SeqKey(r.seq), SealRecord(&r));
       if (!r.incident.empty()) batch.Put(H(Cf::kByIncident), IncidentSeqKey(r.incident, r.seq), "");
       h.seq = r.seq;
       h.hash = r.hash;
@@ -556,9 +589,11 @@ Status EventLog::RebuildDerived(
     auto*& h = impl_->handles[static_cast<int>(cf)];
     rocksdb::Status s = impl_->db->DropColumnFamily(h);
     if (s.ok()) {
+      auto& owned = impl_->owned_handles[static_cast<int>(cf)];
       impl_->db->DestroyColumnFamilyHandle(h);
-      h = nullptr;
+      h = owned = nullptr;
       s = impl_->db->CreateColumnFamily(CfOptions(cf, impl_->cache), CfName(cf), &h);
+      owned = h;
     }
     if (!s.ok()) return FromRocks(s, std::string("recreating ") + CfName(cf) + " in " + impl_->path);
   }

@@ -150,6 +150,37 @@ TEST(EventLog, ReaderSeesWhatTheLiveWriterMadeDurable) {
   EXPECT_EQ(rep.records, 2u);
 }
 
+TEST(EventLog, StoreWhoseCreationWasInterruptedReadsAsEmptyAndWriterCompletesIt) {
+  // What a writer killed between creating the database and its last column
+  // family leaves behind (found by the crash test).
+  TempDir dir;
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir.path(), &db).ok());
+    rocksdb::ColumnFamilyHandle* h = nullptr;
+    ASSERT_TRUE(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "log", &h).ok());
+    db->DestroyColumnFamilyHandle(h);
+    delete db;
+  }
+  {
+    auto reader = EventLog::OpenForRead(dir.path());
+    ASSERT_TRUE(reader.ok()) << reader.status().message();
+    VerifyReport rep;
+    ASSERT_TRUE((*reader)->VerifyChain(&rep).ok());
+    EXPECT_EQ(rep.first_bad_seq, 0u) << rep.problem;
+    EXPECT_EQ(rep.records, 0u);
+    std::string v;
+    EXPECT_TRUE((*reader)->Get(Cf::kIncidents, "inc_00000001", &v).IsNotFound());
+  }
+  auto writer = OpenWriter(dir.path());
+  ASSERT_TRUE(writer->Append(OneRecord("a", "inc_1", "{}")).ok());
+  std::vector<LogRecord> recs;
+  EXPECT_TRUE(writer->IncidentRecords("inc_1", &recs).ok());
+  EXPECT_EQ(recs.size(), 1u);
+}
+
 TEST(EventLog, ReaderOnMissingStoreSaysSo) {
   TempDir dir;
   auto reader = EventLog::OpenForRead(dir.Sub("nope"));

@@ -44,7 +44,7 @@ bool GetBytes(std::string_view in, size_t* pos, std::string* out) {
 
 std::string CanonicalBytes(const LogRecord& r) {
   std::string out;
-  out.reserve(1 + 8 + 8 + 12 + r.type.size() + r.incident.size() + r.payload.size());
+  out.reserve(1 + 8 + 8 + 12 + r.type.size() + r.incident.size() + r.payload.size() + 64);
   out.push_back(static_cast<char>(kRecordFormatVersion));
   PutU64(&out, r.seq);
   PutU64(&out, static_cast<uint64_t>(r.time_us));
@@ -77,6 +77,14 @@ Hash HashOver(const Hash& prev, std::string_view canonical) {
 }  // namespace
 
 Hash ComputeHash(const LogRecord& r) { return HashOver(r.prev_hash, CanonicalBytes(r)); }
+
+std::string SealRecord(LogRecord* r) {
+  std::string out = CanonicalBytes(*r);
+  r->hash = HashOver(r->prev_hash, out);
+  out.append(reinterpret_cast<const char*>(r->prev_hash.data()), r->prev_hash.size());
+  out.append(reinterpret_cast<const char*>(r->hash.data()), r->hash.size());
+  return out;
+}
 
 std::string EncodeRecord(const LogRecord& r) {
   std::string out = CanonicalBytes(r);

@@ -38,6 +38,10 @@ Hash ComputeHash(const LogRecord& r);
 // The stored value: canonical ‖ prev_hash ‖ hash.
 std::string EncodeRecord(const LogRecord& r);
 
+// Sets r->hash from r->prev_hash and the other fields and returns the stored
+// value; one pass over the canonical bytes (the append path).
+std::string SealRecord(LogRecord* r);
+
 // Parses a stored value. Fails with Corruption when the bytes are not a
 // well-formed record; does not check the hash (see VerifyChain).
 Status DecodeRecord(std::string_view value, LogRecord* out);

@@ -1,12 +1,13 @@
 #include "sync/incident.h"
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+
+#include "sync/json_text.h"
 
 namespace noxsync {
 namespace json = boost::json;
@@ -102,28 +103,28 @@ std::string IncidentId(uint64_t number) {
 }
 
 std::string IncidentToJson(const Incident& inc) {
-  json::object o;
-  o.reserve(17);
-  o["id"] = inc.id;
-  o["status"] = IncidentStatusName(inc.status);
-  o["severity"] = SeverityName(inc.severity);
-  o["fingerprint"] = inc.fingerprint;
-  o["user_email"] = inc.user_email;
-  o["platform_id"] = inc.platform_id;
-  o["platform_name"] = inc.platform_name;
-  o["action"] = PolicyActionName(inc.action);
-  json::array types;
-  for (const auto& t : inc.classification_types) types.emplace_back(t);
-  o["classification_types"] = std::move(types);
-  o["max_risk_ppm"] = inc.max_risk_ppm;
-  o["first_seen_us"] = inc.first_seen_us;
-  o["last_seen_us"] = inc.last_seen_us;
-  o["occurrences"] = inc.occurrences;
-  o["first_event_id"] = inc.first_event_id;
-  o["last_event_id"] = inc.last_event_id;
-  o["opened_at_us"] = inc.opened_at_us;
-  o["updated_at_us"] = inc.updated_at_us;
-  return json::serialize(o);
+  std::string out;
+  out.reserve(512);
+  JsonText(&out)
+      .Str("id", inc.id)
+      .Str("status", IncidentStatusName(inc.status))
+      .Str("severity", SeverityName(inc.severity))
+      .Str("fingerprint", inc.fingerprint)
+      .Str("user_email", inc.user_email)
+      .Str("platform_id", inc.platform_id)
+      .Str("platform_name", inc.platform_name)
+      .Str("action", PolicyActionName(inc.action))
+      .StrArray("classification_types", inc.classification_types)
+      .Int("max_risk_ppm", inc.max_risk_ppm)
+      .Int("first_seen_us", inc.first_seen_us)
+      .Int("last_seen_us", inc.last_seen_us)
+      .Uint("occurrences", inc.occurrences)
+      .Str("first_event_id", inc.first_event_id)
+      .Str("last_event_id", inc.last_event_id)
+      .Int("opened_at_us", inc.opened_at_us)
+      .Int("updated_at_us", inc.updated_at_us)
+      .End();
+  return out;
 }
 
 Status IncidentFromJson(std::string_view text, Incident* inc) {

@@ -51,7 +51,7 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
     // Every staged row is in a submitted Step; once those are on disk the
     // store answers the same reads, so the memory can go.
     if (Status s = log_->WaitFor(last_ticket_); !s.ok()) return s;
-    staged_.Clear();
+    projector_.ForgetDurable();
   }
   return Status::Ok();
 }

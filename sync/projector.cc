@@ -1,11 +1,12 @@
 #include "sync/projector.h"
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <algorithm>
 #include <charconv>
+
+#include "sync/json_text.h"
 
 namespace noxsync {
 namespace json = boost::json;
@@ -68,28 +69,32 @@ void StagedState::Clear() {
 }
 
 std::string OpenedPayload(const OpenedFacts& f) {
-  json::object o;
-  o["event_id"] = f.event_id;
-  o["fingerprint"] = f.fingerprint;
-  o["user_email"] = f.user_email;
-  o["platform_id"] = f.platform_id;
-  o["platform_name"] = f.platform_name;
-  o["action"] = PolicyActionName(f.action);
-  json::array types;
-  for (const auto& t : f.classification_types) types.emplace_back(t);
-  o["classification_types"] = std::move(types);
-  o["risk_ppm"] = f.risk_ppm;
-  o["event_time_us"] = f.event_time_us;
-  return json::serialize(o);
+  std::string out;
+  out.reserve(320);
+  JsonText(&out)
+      .Str("event_id", f.event_id)
+      .Str("fingerprint", f.fingerprint)
+      .Str("user_email", f.user_email)
+      .Str("platform_id", f.platform_id)
+      .Str("platform_name", f.platform_name)
+      .Str("action", PolicyActionName(f.action))
+      .StrArray("classification_types", f.classification_types)
+      .Int("risk_ppm", f.risk_ppm)
+      .Int("event_time_us", f.event_time_us)
+      .End();
+  return out;
 }
 
 std::string RecurredPayload(const RecurredFacts& f) {
-  json::object o;
-  o["event_id"] = f.event_id;
-  o["risk_ppm"] = f.risk_ppm;
-  o["event_time_us"] = f.event_time_us;
-  o["occurrences"] = f.occurrences;
-  return json::serialize(o);
+  std::string out;
+  out.reserve(128);
+  JsonText(&out)
+      .Str("event_id", f.event_id)
+      .Int("risk_ppm", f.risk_ppm)
+      .Int("event_time_us", f.event_time_us)
+      .Uint("occurrences", f.occurrences)
+      .End();
+  return out;
 }
 
 void Projector::ResetForRebuild() { state_->Erase(Cf::kMeta, kMetaIncidentCount); }
@@ -115,7 +120,7 @@ Status Projector::OnIncidentOpened(int64_t time_us, std::string_view id, const O
   inc.occurrences = 1;
   inc.first_event_id = inc.last_event_id = f.event_id;
   inc.opened_at_us = inc.updated_at_us = time_us;
-  state_->Put(Cf::kIncidents, id, IncidentToJson(inc));
+  PutIncident(inc);
   state_->Put(Cf::kByFingerprint, f.fingerprint, std::string(id));
   uint64_t count = 0;
   if (Status s = IncidentCount(&count); !s.ok()) return s;
@@ -137,7 +142,7 @@ Status Projector::OnIncidentRecurred(int64_t time_us, std::string_view id, const
     inc.severity = std::max(inc.severity, SeverityForRisk(f.risk_ppm));
   }
   inc.updated_at_us = time_us;
-  state_->Put(Cf::kIncidents, id, IncidentToJson(inc));
+  PutIncident(inc);
   return Status::Ok();
 }
 
@@ -188,7 +193,22 @@ Status Projector::Apply(const LogRecord& r) {
   return Status::Ok();
 }
 
+void Projector::PutIncident(const Incident& inc) {
+  state_->Put(Cf::kIncidents, inc.id, IncidentToJson(inc));
+  incidents_[inc.id] = inc;
+}
+
+void Projector::ForgetDurable() {
+  state_->Clear();
+  incidents_.clear();
+}
+
 Status Projector::FindIncident(std::string_view id, Incident* inc, bool* found) {
+  if (auto it = incidents_.find(std::string(id)); it != incidents_.end()) {
+    *inc = it->second;
+    *found = true;
+    return Status::Ok();
+  }
   std::string v;
   if (Status s = state_->Get(Cf::kIncidents, id, &v, found); !s.ok() || !*found) return s;
   return IncidentFromJson(v, inc);
@@ -224,7 +244,7 @@ Status RebuildProjections(EventLog* log, uint64_t* records) {
         return Status::Ok();
       },
       // Written rows are readable from the store now; staged copies can go.
-      [&] { state.Clear(); });
+      [&] { projector.ForgetDurable(); });
 }
 
 }  // namespace noxsync

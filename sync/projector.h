@@ -92,6 +92,10 @@ class Projector {
   Status OnIncidentOpened(int64_t time_us, std::string_view incident, const OpenedFacts& f);
   Status OnIncidentRecurred(int64_t time_us, std::string_view incident, const RecurredFacts& f);
 
+  // Forgets staged rows and cached incidents; only once every row taken
+  // from the state is durable (the store then answers the same reads).
+  void ForgetDurable();
+
   // Reads through the staged state.
   Status FindIncident(std::string_view id, Incident* inc, bool* found);
   Status IncidentForEvent(std::string_view event_id, std::string* incident, bool* found);
@@ -99,7 +103,12 @@ class Projector {
   Status IncidentCount(uint64_t* count);
 
  private:
+  void PutIncident(const Incident& inc);
+
   StagedState* state_;
+  // Parsed projections of incidents touched since ForgetDurable, so a
+  // recurrence does not parse the JSON it wrote a moment ago.
+  std::unordered_map<std::string, Incident> incidents_;
 };
 
 // Drops and recreates every derived row from the log alone (replay --rebuild).

@@ -136,6 +136,17 @@ TEST_F(CliTest, SecondWriterIsToldWhoHoldsTheStoreWhileReadersWork) {
   EXPECT_EQ(Run("history inc_00000002" + Db()).exit_code, 0);
 }
 
+TEST_F(CliTest, HistoryJsonCanBeCheckedIndependentlyAsDocumented) {
+  if (std::system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 not installed";
+  ASSERT_EQ(Run("ingest " NOXSYNC_SAMPLES + Db()).exit_code, 0);
+  std::string out = dir_.Sub("check.out");
+  std::string cmd = std::string(NOXSYNC_BIN) + " history inc_00000003 --json" + Db() + " | python3 " +
+                    NOXSYNC_SOURCE_DIR "/scripts/check-chain.py > " + out;
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << noxsync::testing::ReadFile(out);
+  EXPECT_TRUE(Contains(noxsync::testing::ReadFile(out), "6 of 6 records match their hash"))
+      << noxsync::testing::ReadFile(out);
+}
+
 TEST_F(CliTest, UsageErrorsExitTwoAndFailuresExitOne) {
   EXPECT_EQ(Run("").exit_code, 2);
   EXPECT_EQ(Run("frobnicate").exit_code, 2);

@@ -1,0 +1,35 @@
+// JsonText: appends JSON to a string by hand, for the rows written on every
+// event (projections, record payloads). Building a boost::json::object for
+// each cost more than the rest of ingest's bookkeeping; this writes the same
+// JSON, in a fixed key order, with no allocation beyond the output string.
+// Boost.JSON still parses everything. Not thread-safe; one per output.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace noxsync {
+
+class JsonText {
+ public:
+  explicit JsonText(std::string* out) : out_(out) { out_->push_back('{'); }
+
+  JsonText& Str(std::string_view key, std::string_view value);
+  JsonText& Int(std::string_view key, int64_t value);
+  JsonText& Uint(std::string_view key, uint64_t value);
+  JsonText& StrArray(std::string_view key, const std::vector<std::string>& values);
+  // Closes the object; call once.
+  void End() { out_->push_back('}'); }
+
+ private:
+  void Key(std::string_view key);
+  std::string* out_;
+  bool first_ = true;
+};
+
+// Appends s as a JSON string literal (quotes included), escaping per RFC 8259.
+void AppendJsonString(std::string* out, std::string_view s);
+
+}  // namespace noxsync
