@@ -84,3 +84,26 @@ TEST(Incident, JsonRoundTripIsExactAndDeterministic) {
 
 }  // namespace
 }  // namespace noxsync
+
+#include "sync/projector.h"
+
+namespace noxsync {
+namespace {
+
+TEST(FingerprintLatest, RoundTripsAndRejectsMalformedRows) {
+  FingerprintLatest f{"inc_00000042", -5, 1774017120000000, false};
+  std::string text = EncodeFingerprintLatest(f);
+  EXPECT_EQ(text, "inc_00000042 -5 1774017120000000 0");
+  FingerprintLatest back;
+  ASSERT_TRUE(DecodeFingerprintLatest(text, &back));
+  EXPECT_EQ(back.incident, f.incident);
+  EXPECT_EQ(back.first_seen_us, -5);
+  EXPECT_EQ(back.last_seen_us, 1774017120000000);
+  EXPECT_FALSE(back.active);
+  for (const char* bad : {"", "inc_1", "inc_1 1 2", "inc_1 x 2 1", "inc_1 1 2 1 extra", "inc_1 1 2 10"}) {
+    EXPECT_FALSE(DecodeFingerprintLatest(bad, &back)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace noxsync

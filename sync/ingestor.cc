@@ -78,14 +78,15 @@ Status Ingestor::Decide(const NoxysEvent& ev, std::string_view text, Step* step,
   std::string incident_id;
   Incident inc;
   bool recur = false;
-  if (Status s = projector_.IncidentForFingerprint(fp, &incident_id, &found); !s.ok()) return s;
-  if (found) {
+  FingerprintLatest latest;
+  if (Status s = projector_.LatestForFingerprint(fp, &latest, &found); !s.ok()) return s;
+  const int64_t w = options_.recurrence_window_us;
+  if (found && latest.active && ev.time_us >= latest.first_seen_us - w && ev.time_us <= latest.last_seen_us + w) {
+    incident_id = latest.incident;
     bool have = false;
     if (Status s = projector_.FindIncident(incident_id, &inc, &have); !s.ok()) return s;
-    const int64_t w = options_.recurrence_window_us;
-    recur = have &&
-            (inc.status == IncidentStatus::kOpen || inc.status == IncidentStatus::kInProgress) &&
-            ev.time_us >= inc.first_seen_us - w && ev.time_us <= inc.last_seen_us + w;
+    if (!have) return Status::Corruption("by_fingerprint names " + incident_id + ", which has no projection; run `noxsync replay --rebuild`");
+    recur = true;
   }
 
   res->kind = IngestResult::Kind::kAccepted;

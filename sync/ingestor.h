@@ -31,7 +31,7 @@ struct IngestOptions {
   FingerprintFields fingerprint;
   // Staged rows kept in memory before waiting for the disk and dropping them;
   // bounds memory on large ingests.
-  size_t max_staged_rows = 200000;
+  size_t max_staged_rows = 100000;
   // How much of a rejected line the log keeps as evidence.
   size_t max_rejected_text = 4096;
 };

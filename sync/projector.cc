@@ -68,6 +68,25 @@ void StagedState::Clear() {
   dirty_.clear();
 }
 
+std::string EncodeFingerprintLatest(const FingerprintLatest& f) {
+  return f.incident + ' ' + std::to_string(f.first_seen_us) + ' ' + std::to_string(f.last_seen_us) + ' ' +
+         (f.active ? '1' : '0');
+}
+
+bool DecodeFingerprintLatest(std::string_view text, FingerprintLatest* f) {
+  size_t a = text.find(' ');
+  size_t b = a == std::string_view::npos ? a : text.find(' ', a + 1);
+  size_t c = b == std::string_view::npos ? b : text.find(' ', b + 1);
+  if (c == std::string_view::npos || c + 2 != text.size()) return false;
+  f->incident.assign(text.substr(0, a));
+  auto num = [&](size_t from, size_t to, int64_t* out) {
+    return std::from_chars(text.data() + from, text.data() + to, *out).ptr == text.data() + to;
+  };
+  if (!num(a + 1, b, &f->first_seen_us) || !num(b + 1, c, &f->last_seen_us)) return false;
+  f->active = text[c + 1] == '1';
+  return true;
+}
+
 std::string OpenedPayload(const OpenedFacts& f) {
   std::string out;
   out.reserve(320);
@@ -97,7 +116,11 @@ std::string RecurredPayload(const RecurredFacts& f) {
   return out;
 }
 
-void Projector::ResetForRebuild() { state_->Erase(Cf::kMeta, kMetaIncidentCount); }
+void Projector::ResetForRebuild() {
+  state_->Erase(Cf::kMeta, kMetaIncidentCount);
+  incidents_.Clear();
+  fingerprints_.Clear();
+}
 
 Status Projector::OnEventReceived(std::string_view incident, std::string_view event_id) {
   state_->Put(Cf::kByEvent, event_id, std::string(incident));
@@ -121,7 +144,7 @@ Status Projector::OnIncidentOpened(int64_t time_us, std::string_view id, const O
   inc.first_event_id = inc.last_event_id = f.event_id;
   inc.opened_at_us = inc.updated_at_us = time_us;
   PutIncident(inc);
-  state_->Put(Cf::kByFingerprint, f.fingerprint, std::string(id));
+  PutFingerprint(inc);
   uint64_t count = 0;
   if (Status s = IncidentCount(&count); !s.ok()) return s;
   state_->Put(Cf::kMeta, kMetaIncidentCount, std::to_string(count + 1));
@@ -143,6 +166,7 @@ Status Projector::OnIncidentRecurred(int64_t time_us, std::string_view id, const
   }
   inc.updated_at_us = time_us;
   PutIncident(inc);
+  PutFingerprint(inc);
   return Status::Ok();
 }
 
@@ -195,31 +219,50 @@ Status Projector::Apply(const LogRecord& r) {
 
 void Projector::PutIncident(const Incident& inc) {
   state_->Put(Cf::kIncidents, inc.id, IncidentToJson(inc));
-  incidents_[inc.id] = inc;
+  incidents_.Put(inc.id, inc);
 }
 
-void Projector::ForgetDurable() {
-  state_->Clear();
-  incidents_.clear();
+void Projector::PutFingerprint(const Incident& inc) {
+  FingerprintLatest f{inc.id, inc.first_seen_us, inc.last_seen_us,
+                      inc.status == IncidentStatus::kOpen || inc.status == IncidentStatus::kInProgress};
+  state_->Put(Cf::kByFingerprint, inc.fingerprint, EncodeFingerprintLatest(f));
+  fingerprints_.Put(inc.fingerprint, std::move(f));
 }
+
+void Projector::ForgetDurable() { state_->Clear(); }
 
 Status Projector::FindIncident(std::string_view id, Incident* inc, bool* found) {
-  if (auto it = incidents_.find(std::string(id)); it != incidents_.end()) {
-    *inc = it->second;
+  std::string key(id);
+  if (const Incident* cached = incidents_.Find(key)) {
+    *inc = *cached;
     *found = true;
     return Status::Ok();
   }
   std::string v;
   if (Status s = state_->Get(Cf::kIncidents, id, &v, found); !s.ok() || !*found) return s;
-  return IncidentFromJson(v, inc);
+  if (Status s = IncidentFromJson(v, inc); !s.ok()) return s;
+  incidents_.Put(key, *inc);
+  return Status::Ok();
 }
 
 Status Projector::IncidentForEvent(std::string_view event_id, std::string* incident, bool* found) {
   return state_->Get(Cf::kByEvent, event_id, incident, found);
 }
 
-Status Projector::IncidentForFingerprint(std::string_view fp, std::string* incident, bool* found) {
-  return state_->Get(Cf::kByFingerprint, fp, incident, found);
+Status Projector::LatestForFingerprint(std::string_view fp, FingerprintLatest* latest, bool* found) {
+  std::string key(fp);
+  if (const FingerprintLatest* cached = fingerprints_.Find(key)) {
+    *latest = *cached;
+    *found = true;
+    return Status::Ok();
+  }
+  std::string v;
+  if (Status s = state_->Get(Cf::kByFingerprint, fp, &v, found); !s.ok() || !*found) return s;
+  if (!DecodeFingerprintLatest(v, latest)) {
+    return Status::Corruption("by_fingerprint row of \"" + key + "\" is malformed; run `noxsync replay --rebuild`");
+  }
+  fingerprints_.Put(key, *latest);
+  return Status::Ok();
 }
 
 Status Projector::IncidentCount(uint64_t* count) {

@@ -73,6 +73,19 @@ struct RecurredFacts {
   uint64_t occurrences = 0;  // including this one
 };
 
+// The by_fingerprint row: the latest incident with a fingerprint and what
+// deciding "recurrence or new incident" needs of it, so that decision reads
+// one small row instead of the incident's projection. Stored as text:
+// "<incident id> <first_seen_us> <last_seen_us> <1 if Open or In Progress, else 0>".
+struct FingerprintLatest {
+  std::string incident;
+  int64_t first_seen_us = 0;
+  int64_t last_seen_us = 0;
+  bool active = true;
+};
+std::string EncodeFingerprintLatest(const FingerprintLatest& f);
+bool DecodeFingerprintLatest(std::string_view text, FingerprintLatest* f);
+
 std::string OpenedPayload(const OpenedFacts& f);
 std::string RecurredPayload(const RecurredFacts& f);
 
@@ -99,16 +112,49 @@ class Projector {
   // Reads through the staged state.
   Status FindIncident(std::string_view id, Incident* inc, bool* found);
   Status IncidentForEvent(std::string_view event_id, std::string* incident, bool* found);
-  Status IncidentForFingerprint(std::string_view fingerprint, std::string* incident, bool* found);
+  Status LatestForFingerprint(std::string_view fingerprint, FingerprintLatest* latest, bool* found);
   Status IncidentCount(uint64_t* count);
 
  private:
   void PutIncident(const Incident& inc);
+  void PutFingerprint(const Incident& inc);
+
+  // A bounded map that keeps what was used recently: two generations, the
+  // older dropped when the newer fills up. O(1) per operation.
+  template <class V>
+  class RecentMap {
+   public:
+    explicit RecentMap(size_t capacity) : half_(capacity / 2) {}
+    const V* Find(const std::string& key) {
+      if (auto it = young_.find(key); it != young_.end()) return &it->second;
+      auto it = old_.find(key);
+      if (it == old_.end()) return nullptr;
+      return &Put(key, std::move(it->second));
+    }
+    V& Put(const std::string& key, V value) {
+      if (young_.size() >= half_) {
+        old_ = std::move(young_);
+        young_ = {};
+      }
+      return young_[key] = std::move(value);
+    }
+    void Clear() {
+      young_.clear();
+      old_.clear();
+    }
+
+   private:
+    size_t half_;
+    std::unordered_map<std::string, V> young_, old_;
+  };
 
   StagedState* state_;
-  // Parsed projections of incidents touched since ForgetDurable, so a
-  // recurrence does not parse the JSON it wrote a moment ago.
-  std::unordered_map<std::string, Incident> incidents_;
+  // This process is the store's only writer and every incident and
+  // fingerprint row goes through here, so these copies are always current;
+  // they outlive ForgetDurable and spare a store read and a JSON parse for
+  // incidents that recur (measured: a quarter of ingest at 1M events).
+  RecentMap<Incident> incidents_{100000};
+  RecentMap<FingerprintLatest> fingerprints_{100000};
 };
 
 // Drops and recreates every derived row from the log alone (replay --rebuild).
