@@ -36,7 +36,7 @@ Exit: 0 all lines stored, 1 some lines rejected or the store failed, 2 usage.
 
 constexpr size_t kBatchLines = 1024;
 // Steps queued ahead of the disk; bounds memory when parsing outruns fsync.
-constexpr uint64_t kMaxTicketsInFlight = 8;
+constexpr uint64_t kMaxTicketsInFlight = 4;
 
 class Progress {
  public:
@@ -157,11 +157,9 @@ int RunIngest(const Argv& argv) {
   while (ok && reader.Next(&text, &too_long)) {
     ++lines_seen;
     if (text.find_first_not_of(" \t") == std::string::npos && !too_long) continue;  // blank line
-    if (too_long) {
-      // Keep the evidence, but an over-long line cannot be an event.
-      text = "{\"noxsync_error\":\"line longer than 1 MiB\"}";
-    }
-    batch.push_back({std::move(text), reader.line_number()});
+    // An over-long line cannot be an event; its first MiB is kept as evidence.
+    batch.push_back({std::move(text), reader.line_number(),
+                     too_long ? "line longer than 1 MiB; not parsed" : ""});
     if (batch.size() >= kBatchLines) {
       ok = flush();
       progress.Update(lines_seen, reader.bytes_read());

@@ -16,6 +16,10 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
   std::vector<bool> valid(lines.size());
   for (size_t i = 0; i < lines.size(); ++i) {
     (*results)[i].line = lines[i].line;
+    if (!lines[i].error.empty()) {
+      (*results)[i].error = lines[i].error;
+      continue;
+    }
     valid[i] = ParseNoxysEvent(lines[i].text, &events[i], &(*results)[i].error);
     if (!valid[i]) (*results)[i].event_id = events[i].event_id;
   }

@@ -31,7 +31,7 @@ struct IngestOptions {
   FingerprintFields fingerprint;
   // Staged rows kept in memory before waiting for the disk and dropping them;
   // bounds memory on large ingests.
-  size_t max_staged_rows = 100000;
+  size_t max_staged_rows = 50000;
   // How much of a rejected line the log keeps as evidence.
   size_t max_rejected_text = 4096;
 };
@@ -39,6 +39,9 @@ struct IngestOptions {
 struct IngestLine {
   std::string text;
   uint64_t line = 0;  // 1-based line number in its source; 0 when not from a file
+  // Set by a reader that already knows the line cannot be an event (too
+  // long): it is rejected with this reason without being parsed.
+  std::string error;
 };
 
 struct IngestResult {

@@ -165,6 +165,20 @@ TEST_F(IngestorTest, BadLinesAreRejectedAndKeptValidNeighboursStored) {
   EXPECT_EQ(res[0].kind, IngestResult::Kind::kAccepted);
 }
 
+TEST_F(IngestorTest, LineTheReaderAlreadyRejectedIsKeptWithItsReason) {
+  std::vector<IngestResult> res;
+  ASSERT_TRUE(ingestor_->Ingest({{std::string(5000, 'x'), 7, "line longer than 1 MiB; not parsed"},
+                                 {EventJson("evt_1", "2026-03-20T10:00:00Z"), 8}},
+                                "big.jsonl", &res)
+                  .ok());
+  EXPECT_EQ(res[0].kind, IngestResult::Kind::kRejected);
+  EXPECT_EQ(res[0].error, "line longer than 1 MiB; not parsed");
+  EXPECT_EQ(res[1].kind, IngestResult::Kind::kAccepted);
+  auto recs = Records();
+  ASSERT_EQ(recs[0].type, "event.rejected");
+  EXPECT_NE(recs[0].payload.find("\"text_bytes\":5000"), std::string::npos) << recs[0].payload.substr(0, 200);
+}
+
 TEST_F(IngestorTest, ConcurrentIngestFromManyThreadsLosesAndRepeatsNothing) {
   constexpr int kThreads = 32, kPerThread = 20;
   std::vector<std::thread> threads;

@@ -153,8 +153,8 @@ class Projector {
   // fingerprint row goes through here, so these copies are always current;
   // they outlive ForgetDurable and spare a store read and a JSON parse for
   // incidents that recur (measured: a quarter of ingest at 1M events).
-  RecentMap<Incident> incidents_{100000};
-  RecentMap<FingerprintLatest> fingerprints_{100000};
+  RecentMap<Incident> incidents_{20000};
+  RecentMap<FingerprintLatest> fingerprints_{50000};
 };
 
 // Drops and recreates every derived row from the log alone (replay --rebuild).

@@ -99,17 +99,19 @@ TEST_F(CliTest, BadInputFileStoresEveryValidLineAndOneRejectionPerBrokenLine) {
     if (i == 5) out << broken[1] << "\n\n";
     if (i == 10) out << broken[2] << "\n" << broken[3] << "\n";
   }
-  out << broken[4];  // no trailing newline
+  out << broken[4] << "\n";
+  out << std::string(2u << 20, 'x');  // 2 MiB, no trailing newline
   out.close();
 
   CommandResult r = Run("ingest " + file + Db());
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_EQ(r.out, "accepted 20, duplicates 0, rejected 5\n");
+  EXPECT_EQ(r.out, "accepted 20, duplicates 0, rejected 6\n");
   EXPECT_TRUE(Contains(r.err, "line 1: not valid JSON")) << r.err;
   EXPECT_TRUE(Contains(r.err, "line 8: field policy_decisions.action: expected one of BLOCK, COACH, ALLOW, got \"DENY\"")) << r.err;
   EXPECT_TRUE(Contains(r.err, "line 15: field risk_score: expected a number in [0, 1], got 7")) << r.err;
   EXPECT_TRUE(Contains(r.err, "line 16: field event_id: missing")) << r.err;
   EXPECT_TRUE(Contains(r.err, "line 26: expected a JSON object, got an array")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "line 27: line longer than 1 MiB; not parsed")) << r.err;
 
   auto log = EventLog::OpenForRead(dir_.Sub("store"));
   ASSERT_TRUE(log.ok());
@@ -120,7 +122,7 @@ TEST_F(CliTest, BadInputFileStoresEveryValidLineAndOneRejectionPerBrokenLine) {
                        return true;
                      }).ok());
   EXPECT_EQ(received, 20);
-  EXPECT_EQ(rejected, 5);
+  EXPECT_EQ(rejected, 6);
 }
 
 TEST_F(CliTest, SecondWriterIsToldWhoHoldsTheStoreWhileReadersWork) {
