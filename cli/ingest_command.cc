@@ -182,8 +182,8 @@ int RunIngest(const Argv& argv) {
   }
   if (!ok) {
     return Fail(kExitFailure, failure.message() +
-                                  "\nnothing from the batch being written was stored; run the same "
-                                  "command again after fixing this: events already stored count as duplicates");
+                                  "\nrun the same command again once this is fixed: events already stored "
+                                  "count as duplicates");
   }
   std::printf("accepted %llu, duplicates %llu, rejected %llu\n", static_cast<unsigned long long>(accepted),
               static_cast<unsigned long long>(duplicates), static_cast<unsigned long long>(rejected));

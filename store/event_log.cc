@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -14,6 +15,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <condition_variable>
 #include <cstring>
@@ -132,6 +134,7 @@ struct EventLog::Impl {
   Status failure;
   bool stopping = false;
   ChainHead head;                 // as of durable_ticket
+  std::atomic<uint64_t> free_reserve{0};
   std::thread writer;
 
   rocksdb::ColumnFamilyHandle* H(Cf cf) const { return handles[static_cast<int>(cf)]; }
@@ -164,6 +167,20 @@ struct EventLog::Impl {
 };
 
 namespace {
+
+// Refuses to write `incoming` bytes when that would leave less than the
+// configured reserve on the store's file system.
+Status CheckFreeSpace(const std::string& path, uint64_t reserve, uint64_t incoming) {
+  struct statvfs st{};
+  if (::statvfs(path.c_str(), &st) != 0) return Status::Ok();  // cannot tell: let the write say
+  uint64_t free_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+  if (free_bytes >= reserve + incoming) return Status::Ok();
+  return Status::IOError("the disk of store " + path + " is almost full: " + std::to_string(free_bytes >> 20) +
+                         " MiB free, and noxsync keeps at least " + std::to_string(reserve >> 20) +
+                         " MiB free so the store can flush and compact. Nothing of this batch was stored; "
+                         "everything acknowledged before it is safe. Free space (or move the store with --db) "
+                         "and run the command again");
+}
 
 Status OpenDb(EventLog::Impl* impl, bool for_write) {
   rocksdb::DBOptions dbo;
@@ -286,6 +303,7 @@ Result<std::unique_ptr<EventLog>> EventLog::OpenForWrite(const std::string& path
   fs::create_directories(path, ec);
   if (ec) return Status::IOError("cannot create store folder " + path + ": " + ec.message());
   if (Status s = AcquireLock(impl.get()); !s.ok()) return s;
+  if (Status s = CheckFreeSpace(path, options.min_free_bytes, 0); !s.ok()) return s;
   if (Status s = OpenDb(impl.get(), true); !s.ok()) return s;
 
   // The head in meta and the last log record are written in one batch; if they
@@ -321,6 +339,7 @@ Result<std::unique_ptr<EventLog>> EventLog::OpenForWrite(const std::string& path
     return Status::InvalidArgument("store " + path + " has schema version " + schema +
                                    ", this noxsync reads version " + kSchemaVersion);
   }
+  impl->free_reserve = options.min_free_bytes;
   Impl* raw = impl.get();
   impl->writer = std::thread([raw] { raw->WriterLoop(); });
   return std::unique_ptr<EventLog>(new EventLog(std::move(impl)));
@@ -433,6 +452,7 @@ Status EventLog::Impl::WriteGroup(std::deque<Step>* group, ChainHead* head_out) 
     }
   }
   batch.Put(H(Cf::kMeta), kMetaChainHead, EncodeHead(h));
+  if (Status fs = CheckFreeSpace(path, free_reserve.load(), batch.GetDataSize()); !fs.ok()) return fs;
   rocksdb::WriteOptions wo;
   wo.sync = options.sync;
   rocksdb::Status s = db->Write(wo, &batch);
@@ -673,6 +693,8 @@ Status EventLog::Digest(Cf cf, Hash* digest, uint64_t* rows) const {
   EVP_MD_CTX_free(ctx);
   return s;
 }
+
+void EventLog::SetFreeSpaceReserve(uint64_t bytes) { impl_->free_reserve = bytes; }
 
 Status EventLog::Refresh() {
   if (impl_->writable) return Status::Ok();

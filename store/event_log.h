@@ -80,6 +80,11 @@ struct EventLogOptions {
   std::string holder = "noxsync";
   // fsync each group; false only for benchmarks of the non-durable ceiling.
   bool sync = true;
+  // Free space the store's file system must keep. A group that would leave
+  // less is refused with a clear message instead of being written: RocksDB
+  // needs room to flush and compact, and running it out of disk mid-write
+  // (ENOSPC) ends in an assertion in Debian's build rather than an error.
+  uint64_t min_free_bytes = 128ull << 20;
 };
 
 class EventLog {
@@ -138,6 +143,9 @@ class EventLog {
   // SHA-256 over every key and value of a column family, to compare two states
   // of it byte for byte.
   Status Digest(Cf cf, Hash* digest, uint64_t* rows) const;
+
+  // Changes EventLogOptions::min_free_bytes of an open log.
+  void SetFreeSpaceReserve(uint64_t bytes);
 
   // For readers: pick up what the writer made durable since open.
   Status Refresh();

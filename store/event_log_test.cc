@@ -315,6 +315,33 @@ TEST(EventLog, RebuildDerivedRecreatesTheIncidentIndex) {
   EXPECT_EQ(before, after);
 }
 
+TEST(EventLog, NearlyFullDiskRefusesTheWriteWithAClearMessageAndKeepsWhatWasStored) {
+  TempDir dir;
+  Fill(dir.path(), 3);
+  EventLogOptions opts;
+  opts.min_free_bytes = 1ull << 62;  // more than any disk has: as good as full
+  auto full = EventLog::OpenForWrite(dir.path(), opts);
+  ASSERT_FALSE(full.ok());
+  EXPECT_NE(full.status().message().find("is almost full"), std::string::npos) << full.status().message();
+  // Space runs out while open: that group is refused with the message, and
+  // so is every later one (what the caller holds no longer matches the disk).
+  opts.min_free_bytes = 0;
+  {
+    auto log = EventLog::OpenForWrite(dir.path(), opts);
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->Append(OneRecord("ok", "", "{}")).ok());
+    (*log)->SetFreeSpaceReserve(1ull << 62);
+    Status s = (*log)->Append(OneRecord("refused", "", "{}"));
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("Nothing of this batch was stored"), std::string::npos) << s.message();
+    (*log)->SetFreeSpaceReserve(0);
+    EXPECT_FALSE((*log)->Append(OneRecord("after", "", "{}")).ok());
+  }
+  EXPECT_EQ(FirstBadSeq(dir.path()), 0u);
+  auto reader = EventLog::OpenForRead(dir.path());
+  EXPECT_EQ(AllSeqs(**reader).size(), 4u);
+}
+
 TEST(EventLog, MutationsAreWrittenWithTheirRecords) {
   TempDir dir;
   auto log = OpenWriter(dir.path());

@@ -24,6 +24,7 @@ class Status {
   };
 
   Status() = default;
+  Status(Code code, std::string msg) : code_(code), message_(std::move(msg)) {}
   static Status Ok() { return Status(); }
   static Status InvalidArgument(std::string msg) { return {Code::kInvalidArgument, std::move(msg)}; }
   static Status NotFound(std::string msg) { return {Code::kNotFound, std::move(msg)}; }
@@ -37,7 +38,6 @@ class Status {
   const std::string& message() const { return message_; }
 
  private:
-  Status(Code code, std::string msg) : code_(code), message_(std::move(msg)) {}
   Code code_ = Code::kOk;
   std::string message_;
 };

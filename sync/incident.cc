@@ -145,10 +145,9 @@ Status IncidentFromJson(std::string_view text, Incident* inc) {
     inc->user_email = str("user_email");
     inc->platform_id = str("platform_id");
     inc->platform_name = str("platform_name");
-    std::string action = str("action");
-    inc->action = action == "COACH" ? PolicyAction::kCoach
-                  : action == "ALLOW" ? PolicyAction::kAllow
-                                      : PolicyAction::kBlock;
+    if (!ParsePolicyAction(str("action"), &inc->action)) {
+      return Status::Corruption("incident " + inc->id + ": unknown policy action");
+    }
     inc->classification_types.clear();
     for (const auto& t : o.at("classification_types").as_array()) {
       inc->classification_types.emplace_back(t.as_string());

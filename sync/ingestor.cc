@@ -25,12 +25,16 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
   }
 
   std::lock_guard<std::mutex> lk(mu_);
+  if (!broken_.ok()) return broken_;
   Step step;
   step.records.reserve(lines.size() * 2);
   for (size_t i = 0; i < lines.size(); ++i) {
     IngestResult& res = (*results)[i];
     if (valid[i]) {
-      if (Status s = Decide(events[i], lines[i].text, &step, &res); !s.ok()) return s;
+      if (Status s = Decide(events[i], lines[i].text, &step, &res); !s.ok()) {
+        broken_ = Status(s.code(), s.message() + " (nothing of this batch was stored; restart to retry)");
+        return broken_;
+      }
       continue;
     }
     res.kind = IngestResult::Kind::kRejected;

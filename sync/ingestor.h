@@ -78,6 +78,10 @@ class Ingestor {
   StagedState staged_;
   Projector projector_;
   uint64_t last_ticket_ = 0;
+  // Set when a decision failed half-way through a batch: rows staged for the
+  // lines before it were never submitted, so answering from them could call
+  // an event that is not stored a duplicate. Every later call returns this.
+  Status broken_;
 };
 
 }  // namespace noxsync

@@ -179,6 +179,24 @@ TEST_F(IngestorTest, LineTheReaderAlreadyRejectedIsKeptWithItsReason) {
   EXPECT_NE(recs[0].payload.find("\"text_bytes\":5000"), std::string::npos) << recs[0].payload.substr(0, 200);
 }
 
+TEST_F(IngestorTest, AFailedDecisionStopsTheIngestorRatherThanTrustHalfStagedRows) {
+  Step damage;
+  damage.mutations.push_back({Cf::kByFingerprint, "alice@acme.fr|chatgpt|EMAIL|BLOCK", "garbage", false});
+  ASSERT_TRUE(log_->Append(std::move(damage)).ok());
+
+  std::vector<IngestResult> res;
+  Status s = ingestor_->Ingest({{EventJson("evt_ok", "2026-03-20T10:00:00Z", "bob@acme.fr"), 1},
+                                {EventJson("evt_bad", "2026-03-20T10:00:00Z"), 2}},
+                               "t", &res);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("malformed"), std::string::npos) << s.message();
+  // evt_ok was staged but never stored: it must not come back as a duplicate.
+  EXPECT_FALSE(ingestor_->Ingest({{EventJson("evt_ok", "2026-03-20T10:00:00Z", "bob@acme.fr"), 1}}, "t", &res).ok());
+  Ingestor fresh(log_.get(), &clock_, options_);
+  ASSERT_TRUE(fresh.Ingest({{EventJson("evt_ok", "2026-03-20T10:00:00Z", "bob@acme.fr"), 1}}, "t", &res).ok());
+  EXPECT_EQ(res[0].kind, IngestResult::Kind::kAccepted);
+}
+
 TEST_F(IngestorTest, ConcurrentIngestFromManyThreadsLosesAndRepeatsNothing) {
   constexpr int kThreads = 32, kPerThread = 20;
   std::vector<std::thread> threads;

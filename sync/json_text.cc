@@ -44,19 +44,23 @@ JsonText& JsonText::Str(std::string_view key, std::string_view value) {
   return *this;
 }
 
+namespace {
+template <class N>
+void AppendNumber(std::string* out, N value) {
+  char buf[24];
+  out->append(buf, std::to_chars(buf, buf + sizeof(buf), value).ptr);
+}
+}  // namespace
+
 JsonText& JsonText::Int(std::string_view key, int64_t value) {
   Key(key);
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof(buf), value);
-  out_->append(buf, r.ptr);
+  AppendNumber(out_, value);
   return *this;
 }
 
 JsonText& JsonText::Uint(std::string_view key, uint64_t value) {
   Key(key);
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof(buf), value);
-  out_->append(buf, r.ptr);
+  AppendNumber(out_, value);
   return *this;
 }
 

@@ -21,6 +21,16 @@ const char* PolicyActionName(PolicyAction a) {
   return "?";
 }
 
+bool ParsePolicyAction(std::string_view text, PolicyAction* out) {
+  for (PolicyAction a : {PolicyAction::kBlock, PolicyAction::kCoach, PolicyAction::kAllow}) {
+    if (text == PolicyActionName(a)) {
+      *out = a;
+      return true;
+    }
+  }
+  return false;
+}
+
 int64_t RiskPpm(double risk_score) { return std::llround(risk_score * 1e6); }
 
 namespace {
@@ -167,13 +177,7 @@ bool ParseNoxysEvent(std::string_view text, NoxysEvent* ev, std::string* error) 
   if (pd == nullptr) return false;
   std::string action;
   if (!r.String(*pd, "action", "policy_decisions.action", &action, false)) return false;
-  if (action == "BLOCK") {
-    ev->action = PolicyAction::kBlock;
-  } else if (action == "COACH") {
-    ev->action = PolicyAction::kCoach;
-  } else if (action == "ALLOW") {
-    ev->action = PolicyAction::kAllow;
-  } else {
+  if (!ParsePolicyAction(action, &ev->action)) {
     return r.Fail("policy_decisions.action",
                   "expected one of BLOCK, COACH, ALLOW, got \"" + action.substr(0, 32) + "\"");
   }

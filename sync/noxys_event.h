@@ -16,6 +16,7 @@ namespace noxsync {
 
 enum class PolicyAction { kBlock, kCoach, kAllow };
 const char* PolicyActionName(PolicyAction a);
+bool ParsePolicyAction(std::string_view text, PolicyAction* out);  // exactly BLOCK, COACH or ALLOW
 
 struct Classification {
   std::string type;

@@ -190,10 +190,9 @@ Status Projector::Apply(const LogRecord& r) {
       f.user_email = str("user_email");
       f.platform_id = str("platform_id");
       f.platform_name = str("platform_name");
-      std::string action = str("action");
-      f.action = action == "COACH" ? PolicyAction::kCoach
-                 : action == "ALLOW" ? PolicyAction::kAllow
-                                     : PolicyAction::kBlock;
+      if (!ParsePolicyAction(str("action"), &f.action)) {
+        return Status::Corruption("seq " + std::to_string(r.seq) + " (" + r.type + "): unknown policy action");
+      }
       for (const auto& t : o.at("classification_types").as_array()) {
         f.classification_types.emplace_back(t.as_string());
       }
