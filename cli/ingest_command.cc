@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -31,10 +33,23 @@ one are stored.
   --quiet     no per-line rejection messages and no progress bar
 
 Ends with "accepted N, duplicates N, rejected N".
-Exit: 0 all lines stored, 1 some lines rejected or the store failed, 2 usage.
+Ctrl-C (or SIGTERM) stops reading, stores what was read, and reports.
+
+Exit: 0 all lines stored, 1 some lines rejected, interrupted, or the store
+failed, 2 usage.
 )";
 
 constexpr size_t kBatchLines = 1024;
+
+// Ctrl-C or SIGTERM: stop reading, make what was read durable, report, exit.
+// A second signal kills at once (the store is crash-safe either way).
+std::atomic<bool> g_stop{false};
+extern "C" void OnStopSignal(int sig) {
+  if (g_stop.exchange(true)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
 // Steps queued ahead of the disk; bounds memory when parsing outruns fsync.
 constexpr uint64_t kMaxTicketsInFlight = 4;
 
@@ -106,7 +121,7 @@ int RunIngest(const Argv& argv) {
   const bool quiet = args.Has("--quiet");
   const bool tty = !quiet && ::isatty(2);
   Progress progress(tty, total_bytes);
-  LineReader reader(fd);
+  LineReader reader(fd, &g_stop);
   uint64_t accepted = 0, duplicates = 0, rejected = 0, opened = 0, lines_seen = 0;
   uint64_t last_ticket = 0;
   std::vector<IngestLine> batch;
@@ -151,10 +166,16 @@ int RunIngest(const Argv& argv) {
     return true;
   };
 
+  // No SA_RESTART: a read() waiting on a terminal or pipe returns EINTR.
+  struct sigaction sa{};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
   std::string text;
   bool too_long = false;
   bool ok = true;
-  while (ok && reader.Next(&text, &too_long)) {
+  while (ok && !g_stop && reader.Next(&text, &too_long)) {
     ++lines_seen;
     if (text.find_first_not_of(" \t") == std::string::npos && !too_long) continue;  // blank line
     // An over-long line cannot be an event; its first MiB is kept as evidence.
@@ -187,6 +208,11 @@ int RunIngest(const Argv& argv) {
   }
   std::printf("accepted %llu, duplicates %llu, rejected %llu\n", static_cast<unsigned long long>(accepted),
               static_cast<unsigned long long>(duplicates), static_cast<unsigned long long>(rejected));
+  if (g_stop) {
+    return Fail(kExitFailure, "interrupted after line " + std::to_string(reader.line_number()) + " of " + source +
+                                  "; every line up to it is stored. Run the same command again to finish: "
+                                  "stored events count as duplicates");
+  }
   if (!quiet && opened > 0) {
     std::fprintf(stderr, "opened %llu new incidents; see `noxsync incidents`\n",
                  static_cast<unsigned long long>(opened));

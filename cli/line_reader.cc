@@ -12,7 +12,13 @@ bool LineReader::Fill() {
   pos_ = end_ = 0;
   for (;;) {
     ssize_t n = ::read(fd_, buf_.data(), buf_.size());
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR) {
+      if (stop_ != nullptr && stop_->load()) {
+        eof_ = true;
+        return false;
+      }
+      continue;
+    }
     if (n < 0) {
       error_ = std::strerror(errno);
       eof_ = true;

@@ -4,6 +4,7 @@
 // Not thread-safe; owns nothing but its buffer (the fd stays the caller's).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,7 +13,10 @@ namespace noxsync::cli {
 
 class LineReader {
  public:
-  LineReader(int fd, size_t max_line = 1u << 20) : fd_(fd), max_line_(max_line), buf_(1u << 20) {}
+  // `stop`, when given, ends reading at a read() interrupted by a signal
+  // once it is set (Ctrl-C on a terminal or a pipe that is not closing).
+  LineReader(int fd, const std::atomic<bool>* stop = nullptr, size_t max_line = 1u << 20)
+      : fd_(fd), max_line_(max_line), stop_(stop), buf_(1u << 20) {}
 
   // Next line without its "\n" / "\r\n". False at end of input or on a read
   // error (then error() is non-empty). *too_long: the line was cut.
@@ -25,6 +29,7 @@ class LineReader {
   bool Fill();
   int fd_;
   size_t max_line_;
+  const std::atomic<bool>* stop_;
   std::vector<char> buf_;
   size_t pos_ = 0;
   size_t end_ = 0;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include <chrono>
 #include <random>
@@ -125,6 +126,37 @@ TEST(CrashTest, KilledIngestLeavesAConsistentStoreThatResumesWithoutDuplicates) 
   }
   // The test means something only if most kills hit a running ingest.
   EXPECT_GE(killed_mid_run, kKills * 3 / 4);
+}
+
+TEST(CrashTest, InterruptedIngestStoresWhatItReadAndSaysHowToFinish) {
+  TempDir dir;
+  const std::string file = dir.Sub("events.jsonl");
+  const uint64_t distinct = noxsync::testing::WriteEventsFile(file, 300000, 11);
+  std::string err = dir.Sub("err");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 2);
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::execl(NOXSYNC_BIN, NOXSYNC_BIN, "ingest", file.c_str(), "--db", dir.Sub("db").c_str(), "--quiet",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  ::kill(pid, SIGINT);
+  const int code = WaitExit(pid);
+  std::ifstream in(err);
+  std::string message((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (code == 0) GTEST_SKIP() << "ingest finished before the signal; machine too fast for this file";
+  EXPECT_EQ(code, 1) << message;
+  EXPECT_NE(message.find("interrupted after line "), std::string::npos) << message;
+  StoreFacts f = Inspect(dir.Sub("db"));
+  EXPECT_TRUE(f.intact) << f.problem;
+  EXPECT_GT(f.received, 0u);
+  EXPECT_LT(f.received, distinct);
+  ASSERT_EQ(WaitExit(StartIngest(file, dir.Sub("db"))), 0);
+  EXPECT_EQ(Inspect(dir.Sub("db")).received, distinct);
 }
 
 }  // namespace
