@@ -208,6 +208,7 @@ int RunIngest(const Argv& argv) {
   }
   std::printf("accepted %llu, duplicates %llu, rejected %llu\n", static_cast<unsigned long long>(accepted),
               static_cast<unsigned long long>(duplicates), static_cast<unsigned long long>(rejected));
+  std::fflush(stdout);  // the summary first, then any advice on stderr
   if (g_stop) {
     return Fail(kExitFailure, "interrupted after line " + std::to_string(reader.line_number()) + " of " + source +
                                   "; every line up to it is stored. Run the same command again to finish: "

@@ -5,7 +5,8 @@ set -euo pipefail
 bin=$1 db=$2 events=$3
 
 rm -rf "$db"
-step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s== %s%s\n$ %s\n' "$bold" "$1" "$plain" "$2"; }
 
 step "Ingest the sample Noxys events (durable, idempotent)" "noxsync ingest $events"
 "$bin" ingest "$events" --db "$db"
