@@ -62,7 +62,7 @@ Result<std::unique_ptr<EventLog>> OpenReader(const Args& args) {
   return EventLog::OpenForRead(StorePath(args));
 }
 
-bool ParseParsedTime(const Args& args, const char* opt, int64_t* out, std::string* err) {
+bool ParseTimeOption(const Args& args, const char* opt, int64_t* out, std::string* err) {
   if (!args.Given(opt)) return true;
   if (!ParseTimestamp(args.Get(opt), out)) {
     *err = std::string(opt) + ": expected RFC 3339 (2026-03-20T14:00:00Z) or a date (2026-03-20), got \"" +
@@ -133,7 +133,7 @@ int RunIncidents(const Argv& argv) {
     return Fail(kExitUsage, "--severity: expected Critical, High, Medium or Low, got \"" + args.Get("--severity") + "\"");
   }
   int64_t since = INT64_MIN, until = INT64_MAX;
-  if (!ParseParsedTime(args, "--since", &since, &err) || !ParseParsedTime(args, "--until", &until, &err)) {
+  if (!ParseTimeOption(args, "--since", &since, &err) || !ParseTimeOption(args, "--until", &until, &err)) {
     return Fail(kExitUsage, err);
   }
   const std::string platform = args.Get("--platform");

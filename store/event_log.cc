@@ -211,9 +211,11 @@ Status OpenDb(EventLog::Impl* impl, bool for_write) {
     // A secondary instance reads the live files of a store that a writer
     // holds, and tolerates the writer flushing and compacting underneath.
     dbo.max_open_files = -1;
-    char tmpl[] = "/tmp/noxsync-reader-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) {
-      return Status::IOError("cannot create a scratch folder in /tmp for reading the store: " +
+    std::error_code tmp_ec;
+    std::string tmpl = (fs::temp_directory_path(tmp_ec) / "noxsync-reader-XXXXXX").string();
+    if (tmp_ec || ::mkdtemp(tmpl.data()) == nullptr) {
+      return Status::IOError("cannot create a scratch folder in " + tmpl +
+                             " for reading the store (set TMPDIR to a writable folder): " +
                              std::string(std::strerror(errno)));
     }
     impl->secondary_dir = tmpl;

@@ -230,18 +230,25 @@ void Projector::PutFingerprint(const Incident& inc) {
 
 void Projector::ForgetDurable() { state_->Clear(); }
 
-Status Projector::FindIncident(std::string_view id, Incident* inc, bool* found) {
-  std::string key(id);
-  if (const Incident* cached = incidents_.Find(key)) {
-    *inc = *cached;
+// Cached copy if any, else the staged or stored row, decoded and cached.
+template <class V, class Decode>
+Status Projector::ReadThrough(RecentMap<V>* cache, Cf cf, std::string_view key, V* out, bool* found,
+                              Decode decode) {
+  std::string k(key);
+  if (const V* cached = cache->Find(k)) {
+    *out = *cached;
     *found = true;
     return Status::Ok();
   }
   std::string v;
-  if (Status s = state_->Get(Cf::kIncidents, id, &v, found); !s.ok() || !*found) return s;
-  if (Status s = IncidentFromJson(v, inc); !s.ok()) return s;
-  incidents_.Put(key, *inc);
+  if (Status s = state_->Get(cf, key, &v, found); !s.ok() || !*found) return s;
+  if (Status s = decode(v, out); !s.ok()) return s;
+  cache->Put(k, *out);
   return Status::Ok();
+}
+
+Status Projector::FindIncident(std::string_view id, Incident* inc, bool* found) {
+  return ReadThrough(&incidents_, Cf::kIncidents, id, inc, found, IncidentFromJson);
 }
 
 Status Projector::IncidentForEvent(std::string_view event_id, std::string* incident, bool* found) {
@@ -249,19 +256,12 @@ Status Projector::IncidentForEvent(std::string_view event_id, std::string* incid
 }
 
 Status Projector::LatestForFingerprint(std::string_view fp, FingerprintLatest* latest, bool* found) {
-  std::string key(fp);
-  if (const FingerprintLatest* cached = fingerprints_.Find(key)) {
-    *latest = *cached;
-    *found = true;
-    return Status::Ok();
-  }
-  std::string v;
-  if (Status s = state_->Get(Cf::kByFingerprint, fp, &v, found); !s.ok() || !*found) return s;
-  if (!DecodeFingerprintLatest(v, latest)) {
-    return Status::Corruption("by_fingerprint row of \"" + key + "\" is malformed; run `noxsync replay --rebuild`");
-  }
-  fingerprints_.Put(key, *latest);
-  return Status::Ok();
+  return ReadThrough(&fingerprints_, Cf::kByFingerprint, fp, latest, found,
+                     [&](std::string_view v, FingerprintLatest* out) {
+                       if (DecodeFingerprintLatest(v, out)) return Status::Ok();
+                       return Status::Corruption("by_fingerprint row of \"" + std::string(fp) +
+                                                 "\" is malformed; run `noxsync replay --rebuild`");
+                     });
 }
 
 Status Projector::IncidentCount(uint64_t* count) {

@@ -148,6 +148,9 @@ class Projector {
     std::unordered_map<std::string, V> young_, old_;
   };
 
+  template <class V, class Decode>
+  Status ReadThrough(RecentMap<V>* cache, Cf cf, std::string_view key, V* out, bool* found, Decode decode);
+
   StagedState* state_;
   // This process is the store's only writer and every incident and
   // fingerprint row goes through here, so these copies are always current;
