@@ -101,10 +101,12 @@ int RunIngest(const Argv& argv) {
     fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Fail(kExitFailure, "cannot open " + source + ": " + std::strerror(errno));
     struct stat st{};
-    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) total_bytes = static_cast<uint64_t>(st.st_size);
-    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-      ::close(fd);
-      return Fail(kExitUsage, source + " is a folder; ingest takes a file of JSON lines");
+    if (::fstat(fd, &st) == 0) {
+      if (S_ISDIR(st.st_mode)) {
+        ::close(fd);
+        return Fail(kExitUsage, source + " is a folder; ingest takes a file of JSON lines");
+      }
+      if (S_ISREG(st.st_mode)) total_bytes = static_cast<uint64_t>(st.st_size);
     }
   }
 

@@ -381,11 +381,6 @@ Status EventLog::WaitFor(uint64_t ticket) {
   return impl_->failure;
 }
 
-uint64_t EventLog::DurableTicket() const {
-  std::lock_guard<std::mutex> lk(impl_->mu);
-  return impl_->durable_ticket;
-}
-
 void EventLog::Impl::WriterLoop() {
   std::unique_lock<std::mutex> lk(mu);
   for (;;) {
@@ -467,7 +462,7 @@ Status EventLog::Impl::WriteGroup(std::deque<Step>* group, ChainHead* head_out) 
 Status EventLog::Get(Cf cf, std::string_view key, std::string* value) const {
   rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->H(cf),
                                      rocksdb::Slice(key.data(), key.size()), value);
-  if (s.IsNotFound()) return Status::NotFound(std::string(CfName(cf)) + " has no key " + std::string(key));
+  if (s.IsNotFound()) return Status::NotFound("not found");
   return FromRocks(s, std::string("reading ") + CfName(cf) + " of " + impl_->path);
 }
 

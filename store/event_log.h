@@ -109,10 +109,9 @@ class EventLog {
   // holds in memory no longer matches the disk, so it must reopen.
   Status WaitFor(uint64_t ticket);
   Status Append(Step step) { return WaitFor(Submit(std::move(step))); }
-  // The highest ticket known durable.
-  uint64_t DurableTicket() const;
 
-  // Point read of any column family; NotFound when absent.
+  // Point read of any column family; NotFound when absent (its message is
+  // bare: a miss is the common answer on the ingest path, callers add context).
   Status Get(Cf cf, std::string_view key, std::string* value) const;
   // Calls fn for each row whose key starts with prefix, in key order, until fn
   // returns false.
