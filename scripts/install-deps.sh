@@ -12,6 +12,7 @@ packages=(
   libbenchmark-dev
   libsqlite3-dev
   libjemalloc-dev
+  openssl ca-certificates tzdata
 )
 
 missing=()

@@ -21,6 +21,10 @@ class Status {
     kCorruption,       // stored data does not match its hash or format
     kIOError,          // disk, lock, or the store itself failed
     kBusy,             // another process holds the store for writing
+    kUnavailable,      // a backend is down, slow or overloaded: retry later
+    kUnauthenticated,  // a backend rejected the credentials
+    kPermissionDenied, // authenticated, but not allowed to do this
+    kFailedPrecondition,  // the backend's state does not allow it (no transition fits)
   };
 
   Status() = default;
@@ -31,6 +35,10 @@ class Status {
   static Status Corruption(std::string msg) { return {Code::kCorruption, std::move(msg)}; }
   static Status IOError(std::string msg) { return {Code::kIOError, std::move(msg)}; }
   static Status Busy(std::string msg) { return {Code::kBusy, std::move(msg)}; }
+  static Status Unavailable(std::string msg) { return {Code::kUnavailable, std::move(msg)}; }
+  static Status Unauthenticated(std::string msg) { return {Code::kUnauthenticated, std::move(msg)}; }
+  static Status PermissionDenied(std::string msg) { return {Code::kPermissionDenied, std::move(msg)}; }
+  static Status FailedPrecondition(std::string msg) { return {Code::kFailedPrecondition, std::move(msg)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -32,4 +32,17 @@ class ManualClock final : public Clock {
   std::atomic<int64_t> now_;
 };
 
+// Sleeper: how code that must wait (retry backoff, Retry-After) waits. Tests
+// pass one that records the wait and moves a ManualClock instead.
+class Sleeper {
+ public:
+  virtual ~Sleeper() = default;
+  virtual void SleepFor(int64_t micros) = 0;
+};
+
+class SystemSleeper final : public Sleeper {
+ public:
+  void SleepFor(int64_t micros) override;
+};
+
 }  // namespace noxsync

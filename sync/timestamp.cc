@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "sync/clock.h"
 
@@ -24,6 +25,10 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
 int64_t SystemClock::NowMicros() const {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+void SystemSleeper::SleepFor(int64_t micros) {
+  if (micros > 0) std::this_thread::sleep_for(std::chrono::microseconds(micros));
 }
 
 bool ParseTimestamp(std::string_view s, int64_t* micros) {
