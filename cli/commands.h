@@ -14,5 +14,6 @@ int RunHistory(const Argv& argv);
 int RunIncidents(const Argv& argv);
 int RunVerify(const Argv& argv);
 int RunReplay(const Argv& argv);
+int RunTestConnection(const Argv& argv);
 
 }  // namespace noxsync::cli

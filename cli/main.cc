@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/logging.h"
 
 namespace {
 
@@ -19,13 +20,15 @@ Commands:
   history ID      what happened to an incident (or the incident of an event)
   verify          recompute the hash chain of the event log
   replay          --rebuild: recreate indexes and projections from the log
+  test-connection jira --config FILE
+                  check credentials, project and rights on a backend
 
 Common options:
   --db PATH       the store (default: $NOXSYNC_DB, else ./noxsync-data)
   --json          machine-readable output, where a person might pipe it
 
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error.
-Docs: docs/cli.md, docs/event-log.md
+Docs: docs/cli.md, docs/event-log.md, docs/jira.md, docs/configuration.md
 )";
 
 }  // namespace
@@ -51,11 +54,13 @@ int main(int argc, char** argv) {
     std::printf("noxsync %s\n", NOXSYNC_VERSION);
     return kExitOk;
   }
+  SetUpLogging();
   if (cmd == "ingest") return RunIngest(rest);
   if (cmd == "history") return RunHistory(rest);
   if (cmd == "incidents") return RunIncidents(rest);
   if (cmd == "verify") return RunVerify(rest);
   if (cmd == "replay") return RunReplay(rest);
+  if (cmd == "test-connection") return RunTestConnection(rest);
   std::fprintf(stderr, "noxsync: unknown command \"%s\"\n\n%s", cmd.c_str(), kUsage);
   return kExitUsage;
 }

@@ -113,8 +113,9 @@ Secret ConfigSection::RequiredSecret(std::string_view key) {
     Error(key, "missing (required); write \"${ENV_VAR}\" and export the secret in that variable");
     return Secret();
   }
+  size_t errors_before = problems_->errors.size();
   Secret s = OptionalSecret(key);
-  if (s.empty()) Error(key, "is empty");
+  if (s.empty() && problems_->errors.size() == errors_before) Error(key, "is empty");
   return s;
 }
 

@@ -1,0 +1,38 @@
+#include "cli/config.h"
+
+#include <cstdio>
+
+#include <boost/json.hpp>
+
+namespace noxsync::cli {
+
+NoxsyncConfig LoadConfig(const std::string& path, ConfigProblems* problems) {
+  NoxsyncConfig config;
+  auto doc = LoadConfigFile(path);
+  if (!doc.ok()) {
+    problems->errors.push_back(doc.status().message());
+    return config;
+  }
+  const boost::json::object& root = (*doc)->get_object();
+  ConfigSection top(root, "", problems);
+  if (auto backends = top.Section("backends")) {
+    if (auto jira = backends->Section("jira")) config.jira = jira::ReadJiraConfig(&*jira);
+    backends->Finish();
+  }
+  top.Finish();
+  return config;
+}
+
+void PrintProblems(const std::string& path, const ConfigProblems& problems) {
+  for (const auto& w : problems.warnings) std::fprintf(stderr, "noxsync: warning: %s: %s\n", path.c_str(), w.c_str());
+  for (const auto& e : problems.errors) {
+    // LoadConfigFile's own messages already name the file.
+    if (e.rfind(path, 0) == 0) {
+      std::fprintf(stderr, "noxsync: %s\n", e.c_str());
+    } else {
+      std::fprintf(stderr, "noxsync: %s: %s\n", path.c_str(), e.c_str());
+    }
+  }
+}
+
+}  // namespace noxsync::cli

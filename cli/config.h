@@ -1,0 +1,29 @@
+// NoxsyncConfig: the configuration file as the commands use it. One JSON
+// object; unknown keys and bad values are errors with their JSON path;
+// ${ENV_VAR} expands (docs/configuration.md).
+//
+// Today it holds the backends; rules, templates and the service join it with
+// the sync engine. Secrets stay in Secret values and are never printed.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "adapters/jira/jira_config.h"
+#include "sync/config_reader.h"
+
+namespace noxsync::cli {
+
+struct NoxsyncConfig {
+  std::optional<jira::JiraConfig> jira;
+};
+
+// Reads and checks `path`. Problems (errors and warnings) go to *problems;
+// the result is meaningful only when problems->ok().
+NoxsyncConfig LoadConfig(const std::string& path, ConfigProblems* problems);
+
+// Prints warnings as "noxsync: warning: ..." and errors as
+// "noxsync: PATH: ..." to stderr.
+void PrintProblems(const std::string& path, const ConfigProblems& problems);
+
+}  // namespace noxsync::cli

@@ -1,0 +1,129 @@
+// `noxsync test-connection jira` end to end: the binary against the fake
+// Jira, over plain HTTP and over TLS with a throw-away CA.
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "tests/fakes/fake_jira.h"
+#include "tests/fakes/test_support.h"
+#include "tests/run_command.h"
+#include "tests/temp_dir.h"
+
+namespace noxsync {
+namespace {
+
+using testing::RunNoxsync;
+
+class TestConnectionCommand : public ::testing::Test {
+ protected:
+  void StartFake(fakes::FakeJiraOptions o = {}, const fakes::TlsFiles* tls = nullptr) {
+    fake_ = std::make_unique<fakes::FakeJira>(clock_, o);
+    server_ = std::make_unique<fakes::FakeHttpServer>();
+    std::string error;
+    ASSERT_TRUE(server_->Start(0, [this](const fakes::FakeRequest& r) { return fake_->Handle(r); }, &error, tls))
+        << error;
+    fake_->set_base_url(server_->base_url());
+  }
+  std::string WriteConfig(const std::string& base_url, const std::string& extra = "") {
+    std::string path = dir_.Sub("noxsync.json");
+    std::ofstream(path) << R"({"backends":{"jira":{"base_url":")" << base_url
+                        << R"(","email":"noxsync@acme.example","api_token":"${NOXSYNC_TEST_JIRA_TOKEN}",)"
+                        << R"("project":"SEC","issue_type":"Security")" << extra << "}}}";
+    return path;
+  }
+  testing::CommandResult Run(const std::string& config, const std::string& token = "fake-jira-api-token",
+                             const std::string& flags = "") {
+    ::setenv("NOXSYNC_TEST_JIRA_TOKEN", token.c_str(), 1);
+    auto r = RunNoxsync("test-connection jira --config " + config + " " + flags, dir_.path());
+    ::unsetenv("NOXSYNC_TEST_JIRA_TOKEN");
+    return r;
+  }
+
+  testing::TempDir dir_;
+  SystemClock clock_;
+  std::unique_ptr<fakes::FakeJira> fake_;
+  std::unique_ptr<fakes::FakeHttpServer> server_;
+};
+
+TEST_F(TestConnectionCommand, PrintsTheSuccessLine) {
+  StartFake();
+  auto r = Run(WriteConfig(server_->base_url()));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "✓ Successfully connected to Jira (user noxsync@acme.example, project SEC, issue type Security)\n");
+  auto json = Run(WriteConfig(server_->base_url()), "fake-jira-api-token", "--json");
+  EXPECT_EQ(json.exit_code, 0);
+  EXPECT_EQ(json.out, R"({"backend":"jira","ok":true,"user":"noxsync@acme.example","detail":"project SEC, issue type Security","warnings":[]})"
+                      "\n");
+}
+
+TEST_F(TestConnectionCommand, BadCredentialsAreNamedAndNeverEchoed) {
+  StartFake();
+  auto r = Run(WriteConfig(server_->base_url()), "not-the-token-1234");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("✗ Cannot use Jira: Jira rejected the credentials of noxsync@acme.example (HTTP 401)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ((r.out + r.err).find("not-the-token-1234"), std::string::npos);
+}
+
+TEST_F(TestConnectionCommand, MissingPermissionAndIssueTypeAreNamed) {
+  fakes::FakeJiraOptions o;
+  o.permissions.erase("TRANSITION_ISSUES");
+  StartFake(o);
+  auto r = Run(WriteConfig(server_->base_url()));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("may not transition issues in Jira project SEC (TRANSITION_ISSUES)"), std::string::npos)
+      << r.err;
+  o.issue_types = {"Task"};
+  StartFake(o);
+  r = Run(WriteConfig(server_->base_url()));
+  EXPECT_NE(r.err.find("issue type \"Security\" is not in Jira project SEC"), std::string::npos) << r.err;
+}
+
+TEST_F(TestConnectionCommand, ConfigurationErrorsExitTwoWithTheirPath) {
+  StartFake();
+  std::string path = WriteConfig(server_->base_url(), R"(,"api_versoin":3)");
+  auto r = Run(path);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("backends.jira.api_versoin: unknown key"), std::string::npos) << r.err;
+  ::unsetenv("NOXSYNC_TEST_JIRA_TOKEN");
+  auto unset = RunNoxsync("test-connection jira --config " + WriteConfig(server_->base_url()), dir_.path());
+  EXPECT_EQ(unset.exit_code, 2);
+  EXPECT_NE(unset.err.find("backends.jira.api_token: environment variable NOXSYNC_TEST_JIRA_TOKEN is not set"),
+            std::string::npos)
+      << unset.err;
+  auto missing = RunNoxsync("test-connection jira --config " + dir_.Sub("nope.json"), dir_.path());
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("cannot read the configuration file"), std::string::npos);
+}
+
+TEST_F(TestConnectionCommand, TlsNeedsTheCaFileAndTheRightName) {
+  ASSERT_TRUE(testing::MakeTestCertificates(dir_.path()));
+  fakes::TlsFiles tls{dir_.Sub("server.pem"), dir_.Sub("server.key")};
+  StartFake({}, &tls);
+  std::string url = "https://localhost:" + std::to_string(server_->port());
+  auto untrusted = Run(WriteConfig(url));
+  EXPECT_EQ(untrusted.exit_code, 1);
+  EXPECT_NE(untrusted.err.find("(TLS failure)"), std::string::npos) << untrusted.err;
+  EXPECT_NE(untrusted.err.find("is not trusted"), std::string::npos) << untrusted.err;
+  std::string ca = R"(,"http":{"ca_file":")" + dir_.Sub("ca.pem") + "\"}";
+  auto trusted = Run(WriteConfig(url, ca));
+  EXPECT_EQ(trusted.exit_code, 0) << trusted.err;
+  auto wrong_name = Run(WriteConfig("https://127.0.0.1:" + std::to_string(server_->port()), ca));
+  EXPECT_EQ(wrong_name.exit_code, 1);
+  EXPECT_NE(wrong_name.err.find("is not valid for the name \"127.0.0.1\""), std::string::npos) << wrong_name.err;
+}
+
+TEST_F(TestConnectionCommand, UnknownHostAndTimeoutAreNamed) {
+  StartFake();
+  auto unknown = Run(WriteConfig("https://jira.noxsync-test.invalid"));
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("(name not resolved)"), std::string::npos) << unknown.err;
+  fake_->InjectFault(fakes::FakeFault{"GET /rest/api/3/myself", 0, "", 2000, fakes::Fault::kNone, false, 5});
+  auto slow = Run(WriteConfig(server_->base_url(), R"(,"http":{"request_timeout_ms":200,"max_attempts":1})"));
+  EXPECT_EQ(slow.exit_code, 1);
+  EXPECT_NE(slow.err.find("(timeout)"), std::string::npos) << slow.err;
+}
+
+}  // namespace
+}  // namespace noxsync
