@@ -24,9 +24,10 @@ build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # Ingests the sample Noxys events into a fresh store and shows what an
-# auditor sees: the incidents, one incident's history, and the chain check.
+# auditor sees: the incidents, one incident's history, and the chain check;
+# then checks a connection to the fake Jira.
 demo: build
-	@./scripts/demo.sh $(NOXSYNC) $(DEMO_DB) samples/events.jsonl
+	@./scripts/demo.sh $(NOXSYNC) $(DEMO_DB) samples/events.jsonl $(BUILD_DIR)/tests/fakes/noxsync-fake-jira
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900

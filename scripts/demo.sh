@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make demo: ingest the sample events into a fresh store and show what
-# security operations and auditors see. Arguments: BINARY STORE EVENTS.
+# security operations and auditors see, then check a connection to the fake
+# Jira. Arguments: BINARY STORE EVENTS [FAKE_JIRA].
 set -euo pipefail
-bin=$1 db=$2 events=$3
+bin=$1 db=$2 events=$3 fake_jira=${4:-}
 
 rm -rf "$db"
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
@@ -32,5 +33,22 @@ step "Prove the log was not edited" "noxsync verify"
 
 step "Rebuild indexes and projections from the log alone" "noxsync replay --rebuild"
 "$bin" replay --rebuild --db "$db"
+
+if [ -n "$fake_jira" ]; then
+  port_file=$(mktemp)
+  "$fake_jira" --port 0 >"$port_file" 2>&1 &
+  fake_pid=$!
+  trap 'kill $fake_pid 2>/dev/null || true; rm -f "$port_file" "$port_file.json"' EXIT
+  for _ in $(seq 50); do grep -q listening "$port_file" && break; sleep 0.1; done
+  url=$(sed -n 's/.*listening on //p' "$port_file")
+  cat >"$port_file.json" <<JSON
+{"backends": {"jira": {"base_url": "$url", "email": "noxsync@acme.example",
+  "api_token": "\${JIRA_API_TOKEN}", "project": "SEC", "issue_type": "Security"}}}
+JSON
+  step "Check the connection to Jira (here the fake Jira, noxsync-fake-jira)" "noxsync test-connection jira --config noxsync.json"
+  JIRA_API_TOKEN=fake-jira-api-token "$bin" test-connection jira --config "$port_file.json"
+  step "The same with a wrong API token: one precise reason, and the token is not shown" "noxsync test-connection jira --config noxsync.json"
+  JIRA_API_TOKEN=wrong-token "$bin" test-connection jira --config "$port_file.json" || echo "(exit $?)"
+fi
 
 printf '\nThe store is in %s; try: %s incidents --db %s --json\n' "$db" "$bin" "$db"

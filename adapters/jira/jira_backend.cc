@@ -371,11 +371,16 @@ Result<ConnectionReport> JiraBackend::TestConnection() {
 
   // Priority names are checked but only warned of: a project may use a
   // priority scheme the global list does not show.
-  std::string prwhat = "GET " + api_ + "/priority";
-  Reply prios = Call("GET", api_ + "/priority", prwhat, 200);
-  if (prios.status.ok() && prios.body.is_array()) {
+  // v3: the paged /priority/search (GET /priority is deprecated on Cloud);
+  // v2: the plain list.
+  std::string prpath = c_.api_version == 3 ? api_ + "/priority/search?maxResults=100" : api_ + "/priority";
+  std::string prwhat = "GET " + prpath.substr(0, prpath.find('?'));
+  Reply prios = Call("GET", prpath, prwhat, 200);
+  const json::value* list = &prios.body;
+  if (c_.api_version == 3 && prios.body.is_object()) list = prios.body.get_object().if_contains("values");
+  if (prios.status.ok() && list && list->is_array()) {
     std::set<std::string> known;
-    for (const auto& p : prios.body.get_array()) {
+    for (const auto& p : list->get_array()) {
       if (p.is_object()) {
         if (auto* n = p.get_object().if_contains("name"); n && n->is_string()) known.insert(std::string(n->get_string()));
       }

@@ -464,7 +464,9 @@ FakeResponse FakeJira::Api(const FakeRequest& r, const std::string& rest) {
     }
     return Json(200, json::serialize(json::object{{"permissions", std::move(perms)}}));
   }
-  if (parts.size() == 1 && parts[0] == "priority" && m == "GET") {
+  bool priority_list = o_.api_version == 2 && parts.size() == 1 && parts[0] == "priority";
+  bool priority_search = o_.api_version == 3 && parts.size() == 2 && parts[0] == "priority" && parts[1] == "search";
+  if ((priority_list || priority_search) && m == "GET") {
     json::array list;
     int id = 1;
     for (const auto& p : o_.priorities) {
@@ -472,7 +474,10 @@ FakeResponse FakeJira::Api(const FakeRequest& r, const std::string& rest) {
                                   {"description", ""}, {"iconUrl", ""}, {"name", p}, {"id", std::to_string(id)}});
       ++id;
     }
-    return Json(200, json::serialize(list));
+    if (priority_list) return Json(200, json::serialize(list));
+    int64_t n = static_cast<int64_t>(list.size());
+    return Json(200, json::serialize(json::object{{"maxResults", 100}, {"startAt", 0}, {"total", n}, {"isLast", true},
+                                                  {"values", std::move(list)}}));
   }
   if (parts.size() == 2 && parts[0] == "user" && parts[1] == "search" && m == "GET") {
     std::string q = o_.api_version == 3 ? r.Query("query") : r.Query("username");
