@@ -299,7 +299,7 @@ struct HttpClient::Impl {
 
   // One exchange, no retries. *sent tells whether any of the request may
   // have reached the server (then only an idempotent request may be resent).
-  Outcome Once(const Request& req, const Url& url, bool* sent);
+  Outcome Once(const Request& req, const Url& url, bool idempotent, bool* sent);
   std::unique_ptr<Connection> Connect(const Url& url, Outcome* out);
   std::string PoolKey(const Url& url) const { return (url.tls ? "https://" : "http://") + url.HostPort(); }
   const Url* ProxyFor(const Url& url, Url* storage, Outcome* out) const;
@@ -438,7 +438,7 @@ std::unique_ptr<Connection> HttpClient::Impl::Connect(const Url& url, Outcome* o
   return c;
 }
 
-Outcome HttpClient::Impl::Once(const Request& req, const Url& url, bool* sent) {
+Outcome HttpClient::Impl::Once(const Request& req, const Url& url, bool idempotent, bool* sent) {
   Outcome out;
   *sent = false;
   std::string key = PoolKey(url);
@@ -524,11 +524,13 @@ Outcome HttpClient::Impl::Once(const Request& req, const Url& url, bool* sent) {
       out.failure = Failure::kProtocol;
       out.error = "the reply from " + url.HostPort() + " is not valid HTTP (" + ec.message() + ")";
     }
-    // A kept-alive connection the server had just closed: nothing of the
-    // request was processed, so trying once on a new connection is safe.
-    if (reused && nothing_back && out.failure == Failure::kConnectionLost) {
+    // A kept-alive connection the server closed just as we reused it (the
+    // readability check before reuse catches most): try once on a new
+    // connection, but resend a non-idempotent request only if it was
+    // certainly not written.
+    if (reused && nothing_back && out.failure == Failure::kConnectionLost && (idempotent || !*sent)) {
       bool retry_sent = false;
-      Outcome again = Once(req, url, &retry_sent);
+      Outcome again = Once(req, url, idempotent, &retry_sent);
       *sent = retry_sent;
       return again;
     }
@@ -598,7 +600,7 @@ Outcome HttpClient::Send(const Request& req) {
   int64_t start = im.clock.NowMicros();
   for (int attempt = 1;; ++attempt) {
     bool sent = false;
-    out = im.Once(req, url, &sent);
+    out = im.Once(req, url, idempotent, &sent);
     out.attempts = attempt;
     bool retry = false;
     std::optional<int64_t> retry_after_s;

@@ -245,6 +245,20 @@ TEST_F(JiraBackendTest, LongSummaryIsCutToJirasLimit) {
   EXPECT_EQ(fake_->Issue("SEC-1")->summary.size(), 255u);
 }
 
+TEST_F(JiraV2Test, TestConnectionOnDataCenter) {
+  auto report = Make()->TestConnection();
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->summary, "project SEC, issue type Security");
+  EXPECT_TRUE(report->warnings.empty());  // read from /rest/api/2/priority
+  JiraConfig basic = Config();
+  basic.auth = AuthKind::kPassword;
+  basic.user = fake_->options().me.name;
+  basic.secret = Secret(fake_->options().password);
+  ASSERT_TRUE(Make(basic)->TestConnection().ok());
+  basic.secret = Secret("wrong");
+  EXPECT_EQ(Make(basic)->TestConnection().status().code(), Status::Code::kUnauthenticated);
+}
+
 TEST_F(JiraV2Test, DataCenterGetsWikiTextAUsernameAndABearerToken) {
   auto jira = Make();
   NewTicket t = SampleTicket();
