@@ -62,6 +62,8 @@ struct NewTicket {
   std::string event_id;        // shown as code
   std::string platform;        // platform name; a label on Jira
   Severity severity = Severity::kLow;  // mapped to the backend's priority
+  int64_t risk_ppm = 0;        // ServiceNow urgency comes from the risk
+  std::vector<std::string> classification_types;  // ServiceNow impact, e.g. IBAN
   std::string assignee;        // Jira account id or e-mail; ServiceNow user
   std::string assignment_group;
   // Backend fields set verbatim, value as JSON text: {"customfield_10042":
@@ -96,7 +98,10 @@ class Backend {
   virtual Result<std::optional<Ticket>> FindByIncident(std::string_view incident_id) = 0;
 
   virtual Result<Ticket> Create(const NewTicket& ticket) = 0;
-  virtual Result<Ticket> Get(std::string_view key) = 0;
+
+  // `ref` names a ticket: its Ticket::id (stable; the engine keeps it) or its
+  // Ticket::key (what people type).
+  virtual Result<Ticket> Get(std::string_view ref) = 0;
 
   // Tickets of noxsync's incidents updated at or after since_us, oldest
   // first, page by page (page_token "" for the first). The adapter queries
@@ -106,9 +111,9 @@ class Backend {
 
   // Moves the ticket to the backend status mapped from `target`; a ticket
   // already there is returned unchanged.
-  virtual Result<Ticket> MoveTo(std::string_view key, IncidentStatus target) = 0;
+  virtual Result<Ticket> MoveTo(std::string_view ref, IncidentStatus target) = 0;
 
-  virtual Status AddComment(std::string_view key, const Comment& comment) = 0;
+  virtual Status AddComment(std::string_view ref, const Comment& comment) = 0;
 };
 
 }  // namespace noxsync

@@ -188,6 +188,25 @@ std::map<std::string, std::string> ConfigSection::StrMap(std::string_view key) {
   return out;
 }
 
+std::map<std::string, int64_t> ConfigSection::IntMap(std::string_view key, int64_t min, int64_t max) {
+  std::map<std::string, int64_t> out;
+  const json::value* v = Find(key);
+  if (v == nullptr) return out;
+  if (!v->is_object()) {
+    Error(key, "expected an object of integers");
+    return out;
+  }
+  for (const auto& kv : v->get_object()) {
+    std::string item_key = std::string(key) + "." + std::string(kv.key());
+    if (!kv.value().is_int64() || kv.value().get_int64() < min || kv.value().get_int64() > max) {
+      Error(item_key, "expected an integer between " + std::to_string(min) + " and " + std::to_string(max));
+      continue;
+    }
+    out.emplace(kv.key(), kv.value().get_int64());
+  }
+  return out;
+}
+
 std::map<std::string, std::string> ConfigSection::JsonMap(std::string_view key) {
   std::map<std::string, std::string> out;
   const json::value* v = Find(key);

@@ -48,6 +48,8 @@ class ConfigSection {
   bool Bool(std::string_view key, bool fallback);
   std::vector<std::string> StrList(std::string_view key);
   std::map<std::string, std::string> StrMap(std::string_view key);
+  // An object of integers, each within [min, max].
+  std::map<std::string, int64_t> IntMap(std::string_view key, int64_t min, int64_t max);
   // An object value as JSON text per key ({"customfield_1": "\"x\""}).
   std::map<std::string, std::string> JsonMap(std::string_view key);
   std::optional<ConfigSection> Section(std::string_view key);

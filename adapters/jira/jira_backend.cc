@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "adapters/http/http_client.h"
+#include "adapters/http/reply_reader.h"
 #include "adapters/jira/adf.h"
 #include "sync/time_zone.h"
 #include "sync/timestamp.h"
@@ -63,42 +64,7 @@ bool IEquals(std::string_view a, std::string_view b) {
          });
 }
 
-// Reads a reply strictly: a field that the REST reference says is there and
-// is not, or has another type, is an error naming the request and the path.
-class Reader {
- public:
-  explicit Reader(std::string what) : what_(std::move(what)) {}
-  const std::string& error() const { return error_; }
-  bool failed() const { return !error_.empty(); }
-
-  const json::object* Obj(const json::value* v, std::string_view path) {
-    if (v == nullptr || !v->is_object()) return Fail(path, "an object"), nullptr;
-    return &v->get_object();
-  }
-  const json::array* Arr(const json::object* o, std::string_view key, std::string_view path) {
-    const json::value* v = o ? o->if_contains(key) : nullptr;
-    if (v == nullptr || !v->is_array()) return Fail(path, "an array"), nullptr;
-    return &v->get_array();
-  }
-  std::string Str(const json::object* o, std::string_view key, std::string_view path) {
-    const json::value* v = o ? o->if_contains(key) : nullptr;
-    if (v == nullptr || !v->is_string()) return Fail(path, "a string"), "";
-    return std::string(v->get_string());
-  }
-  const json::object* Child(const json::object* o, std::string_view key, std::string_view path) {
-    return Obj(o ? o->if_contains(key) : nullptr, path);
-  }
-  void Fail(std::string_view path, std::string_view expected) {
-    if (error_.empty()) {
-      error_ = "Jira's reply to " + what_ + " does not have " + std::string(path) + " as " + std::string(expected) +
-               " (a proxy answering instead of Jira, or an unsupported Jira version)";
-    }
-  }
-
- private:
-  std::string what_;
-  std::string error_;
-};
+using Reader = http::ReplyReader;
 
 std::string JiraMessages(const std::string& body) {
   boost::system::error_code ec;
@@ -240,7 +206,7 @@ IncidentStatus JiraBackend::MapStatus(const std::string& name, const std::string
 }
 
 Result<Ticket> JiraBackend::ParseTicket(const json::value& issue, const std::string& what) {
-  Reader r(what);
+  Reader r("Jira", what);
   const json::object* o = r.Obj(&issue, "an issue");
   Ticket t;
   t.key = r.Str(o, "key", "key");
@@ -282,7 +248,7 @@ Result<TimeZone> JiraBackend::UserTimeZone() {
   std::string what = "GET " + api_ + "/myself";
   Reply r = Call("GET", api_ + "/myself", what, 200);
   if (!r.status.ok()) return r.status;
-  Reader rd(what);
+  Reader rd("Jira", what);
   std::string zone = rd.Str(rd.Obj(&r.body, "an object"), "timeZone", "timeZone");
   if (rd.failed()) return Status::Unavailable(rd.error());
   auto tz = TimeZone::Load(zone);
@@ -300,7 +266,7 @@ Result<ConnectionReport> JiraBackend::TestConnection() {
   std::string what = "GET " + api_ + "/myself";
   Reply me = Call("GET", api_ + "/myself", what, 200);
   if (!me.status.ok()) return me.status;
-  Reader rd(what);
+  Reader rd("Jira", what);
   const json::object* mo = rd.Obj(&me.body, "an object");
   std::string zone = rd.Str(mo, "timeZone", "timeZone");
   if (rd.failed()) return Status::Unavailable(rd.error());
@@ -327,7 +293,7 @@ Result<ConnectionReport> JiraBackend::TestConnection() {
                             " may not browse it; check backends.jira.project (the key, e.g. SEC)");
   }
   if (!project.status.ok()) return project.status;
-  Reader pr(pwhat);
+  Reader pr("Jira", pwhat);
   const json::array* types = pr.Arr(pr.Obj(&project.body, "an object"), "issueTypes", "issueTypes");
   if (pr.failed()) return Status::Unavailable(pr.error());
   std::string names;
@@ -355,7 +321,7 @@ Result<ConnectionReport> JiraBackend::TestConnection() {
                                 "&permissions=" + http::UrlEncode(keys),
                      mwhat, 200);
   if (!perms.status.ok()) return perms.status;
-  Reader mr(mwhat);
+  Reader mr("Jira", mwhat);
   const json::object* pm = mr.Child(mr.Obj(&perms.body, "an object"), "permissions", "permissions");
   for (const auto& n : needed) {
     const json::object* p = mr.Child(pm, n[0], std::string("permissions.") + n[0]);
@@ -410,7 +376,7 @@ Result<TicketPage> JiraBackend::Search(const std::string& jql, std::string_view 
   }
   Reply r = Call("GET", path, what, 200);
   if (!r.status.ok()) return r.status;
-  Reader rd(what);
+  Reader rd("Jira", what);
   const json::object* o = rd.Obj(&r.body, "an object");
   const json::array* issues = rd.Arr(o, "issues", "issues");
   if (rd.failed()) return Status::Unavailable(rd.error());
@@ -553,7 +519,7 @@ Result<Ticket> JiraBackend::Create(const NewTicket& t) {
   std::string what = "POST " + api_ + "/issue (incident " + t.incident_id + ")";
   Reply r = Call("POST", api_ + "/issue", what, 201, &body);
   if (!r.status.ok()) return r.status;
-  Reader rd(what);
+  Reader rd("Jira", what);
   const json::object* o = rd.Obj(&r.body, "an object");
   Ticket created;
   created.key = rd.Str(o, "key", "key");
@@ -606,7 +572,7 @@ Result<Ticket> JiraBackend::MoveTo(std::string_view key, IncidentStatus target) 
   std::string what = "GET " + api_ + "/issue/" + std::string(key) + "/transitions";
   Reply r = Call("GET", api_ + "/issue/" + http::UrlEncode(key) + "/transitions?expand=transitions.fields", what, 200);
   if (!r.status.ok()) return r.status;
-  Reader rd(what);
+  Reader rd("Jira", what);
   const json::array* list = rd.Arr(rd.Obj(&r.body, "an object"), "transitions", "transitions");
   if (rd.failed()) return Status::Unavailable(rd.error());
 

@@ -382,31 +382,12 @@ std::string FakeJira::IssueJson(const FakeJiraIssue& i, const std::set<std::stri
 FakeResponse FakeJira::Handle(const FakeRequest& r) {
   std::lock_guard lock(mu_);
   if (r.path.rfind("/_fake/", 0) == 0) return Control(r);
-  FakeRecord rec{r.method, r.path, "", r.body, !r.Header("authorization").empty()};
-  if (size_t q = r.target.find('?'); q != std::string::npos) rec.query = r.target.substr(q + 1);
-  records_.push_back(std::move(rec));
-  std::string endpoint = r.method + " " + r.path;
+  requests_.Add(r);
   int delay = 0;
-  for (auto it = faults_.begin(); it != faults_.end(); ++it) {
-    if (endpoint.rfind(it->endpoint, 0) != 0) continue;
-    FakeFault f = *it;
-    if (--it->times <= 0) faults_.erase(it);
-    if (f.fault != Fault::kNone) {
-      FakeResponse res = Json(200, R"({"errorMessages":[],"errors":{}})");
-      res.fault = f.fault;
-      res.delay_ms = f.delay_ms;
-      return res;
-    }
-    if (f.malformed) return Json(200, R"({"issues":[{"id":"1","key":)");
-    if (f.status != 0) {
-      FakeResponse res = Error(f.status, {f.status == 429 ? "Rate limit exceeded." : "Internal server error"});
-      if (!f.retry_after.empty()) res.headers.push_back({"Retry-After", f.retry_after});
-      res.delay_ms = f.delay_ms;
-      return res;
-    }
-    delay = f.delay_ms;
-    break;
-  }
+  auto error_body = [](int status) {
+    return JiraErrorBody({status == 429 ? "Rate limit exceeded." : "Internal server error"});
+  };
+  if (auto faulty = faults_.Take(r.method + " " + r.path, error_body, &delay)) return *faulty;
   std::string prefix = "/rest/api/" + std::to_string(o_.api_version) + "/";
   FakeResponse res;
   if (r.path.rfind(prefix, 0) != 0) {
@@ -846,25 +827,12 @@ FakeResponse FakeJira::Control(const FakeRequest& r) {
     }
     return Json(200, json::serialize(list));
   }
-  if (parts.size() == 2 && parts[1] == "requests" && r.method == "GET") {
-    json::array list;
-    for (const auto& rec : records_) {
-      list.push_back(json::object{{"method", rec.method}, {"path", rec.path}, {"query", rec.query}});
-    }
-    return Json(200, json::serialize(list));
-  }
+  if (parts.size() == 2 && parts[1] == "requests" && r.method == "GET") return Json(200, requests_.Json());
   if (parts.size() == 2 && parts[1] == "faults" && r.method == "POST") {
     FakeFault f;
-    f.endpoint = str("endpoint");
-    if (const json::value* v = b.if_contains("status"); v && v->is_int64()) f.status = static_cast<int>(v->get_int64());
-    if (const json::value* v = b.if_contains("delay_ms"); v && v->is_int64()) f.delay_ms = static_cast<int>(v->get_int64());
-    if (const json::value* v = b.if_contains("times"); v && v->is_int64()) f.times = static_cast<int>(v->get_int64());
-    f.retry_after = str("retry_after");
-    std::string kind = str("kind");
-    f.fault = kind == "reset" ? Fault::kReset : kind == "truncated" ? Fault::kTruncated : Fault::kNone;
-    f.malformed = kind == "malformed";
-    if (f.endpoint.empty()) return Error(400, {"control API: endpoint is required"});
-    faults_.push_back(f);
+    std::string error;
+    if (!ParseFault(b, &f, &error)) return Error(400, {error});
+    faults_.Add(std::move(f));
     return Json(200, "{}");
   }
   if (parts.size() == 4 && parts[1] == "issues") {
@@ -922,22 +890,22 @@ bool FakeJira::SetPriority(const std::string& key, const std::string& priority) 
 
 void FakeJira::InjectFault(FakeFault fault) {
   std::lock_guard lock(mu_);
-  faults_.push_back(std::move(fault));
+  faults_.Add(std::move(fault));
 }
 
 void FakeJira::ClearFaults() {
   std::lock_guard lock(mu_);
-  faults_.clear();
+  faults_.Clear();
 }
 
 std::vector<FakeRecord> FakeJira::requests() const {
   std::lock_guard lock(mu_);
-  return records_;
+  return requests_.records();
 }
 
 void FakeJira::ClearRequests() {
   std::lock_guard lock(mu_);
-  records_.clear();
+  requests_.Clear();
 }
 
 std::optional<FakeJiraIssue> FakeJira::Issue(const std::string& key) const {

@@ -25,6 +25,7 @@
 
 #include "sync/clock.h"
 #include "sync/time_zone.h"
+#include "tests/fakes/fake_kit.h"
 #include "tests/fakes/http_server.h"
 
 namespace noxsync::fakes {
@@ -58,26 +59,6 @@ struct FakeJiraOptions {
       {"712020:bb22", "analyst", "analyst@acme.example", "SOC Analyst"},
   };
   std::vector<std::string> resolutions = {"Done", "Won't Do", "Duplicate"};
-};
-
-// An injected failure for requests whose "METHOD /path" starts with
-// `endpoint` (e.g. "POST /rest/api/3/issue", "GET /rest/api/3/search").
-struct FakeFault {
-  std::string endpoint;
-  int status = 0;            // reply with this status (and a Jira error body)
-  std::string retry_after;   // Retry-After header value, if any
-  int delay_ms = 0;          // then answer normally, this late
-  Fault fault = Fault::kNone;  // reset or truncate
-  bool malformed = false;    // 200 with a body that is not JSON
-  int times = 1;             // how many matching requests it hits
-};
-
-struct FakeRecord {
-  std::string method;
-  std::string path;
-  std::string query;  // raw, as sent
-  std::string body;
-  bool had_authorization = false;
 };
 
 struct FakeJiraComment {
@@ -147,8 +128,8 @@ class FakeJira {
   mutable std::mutex mu_;
   std::vector<FakeJiraIssue> issues_;
   int64_t next_id_ = 10000;
-  std::vector<FakeFault> faults_;
-  std::vector<FakeRecord> records_;
+  FaultList faults_;
+  RequestLog requests_;
 };
 
 // Jira's error body: {"errorMessages":[...],"errors":{...}}.
