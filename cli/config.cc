@@ -17,6 +17,7 @@ NoxsyncConfig LoadConfig(const std::string& path, ConfigProblems* problems) {
   ConfigSection top(root, "", problems);
   if (auto backends = top.Section("backends")) {
     if (auto jira = backends->Section("jira")) config.jira = jira::ReadJiraConfig(&*jira);
+    if (auto sn = backends->Section("servicenow")) config.servicenow = servicenow::ReadServiceNowConfig(&*sn);
     backends->Finish();
   }
   top.Finish();

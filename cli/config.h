@@ -10,12 +10,14 @@
 #include <string>
 
 #include "adapters/jira/jira_config.h"
+#include "adapters/servicenow/servicenow_config.h"
 #include "sync/config_reader.h"
 
 namespace noxsync::cli {
 
 struct NoxsyncConfig {
   std::optional<jira::JiraConfig> jira;
+  std::optional<servicenow::ServiceNowConfig> servicenow;
 };
 
 // Reads and checks `path`. Problems (errors and warnings) go to *problems;

@@ -20,15 +20,16 @@ Commands:
   history ID      what happened to an incident (or the incident of an event)
   verify          recompute the hash chain of the event log
   replay          --rebuild: recreate indexes and projections from the log
-  test-connection jira --config FILE
-                  check credentials, project and rights on a backend
+  test-connection jira|servicenow --config FILE
+                  check credentials, target and rights on a backend
 
 Common options:
   --db PATH       the store (default: $NOXSYNC_DB, else ./noxsync-data)
   --json          machine-readable output, where a person might pipe it
 
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error.
-Docs: docs/cli.md, docs/event-log.md, docs/jira.md, docs/configuration.md
+Docs: docs/cli.md, docs/event-log.md, docs/jira.md, docs/servicenow.md,
+      docs/configuration.md
 )";
 
 }  // namespace

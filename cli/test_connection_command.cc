@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "adapters/jira/jira_backend.h"
+#include "adapters/servicenow/servicenow_backend.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/config.h"
@@ -15,20 +16,28 @@
 namespace noxsync::cli {
 namespace {
 
-constexpr const char* kUsage = R"(usage: noxsync test-connection jira --config FILE [--json]
+constexpr const char* kUsage = R"(usage: noxsync test-connection jira|servicenow --config FILE [--json]
 
 Connects to the backend with the configuration's credentials and checks what
-noxsync needs there. For Jira: the credentials and the API user's time zone
-(/myself), the project, the issue type, and the rights to browse, create,
-transition and comment. Prints
+noxsync needs there; nothing is created.
+
+  jira        the credentials and the API user's time zone (/myself), the
+              project, the issue type, the rights to browse, create,
+              transition and comment
+  servicenow  the credentials (and the OAuth token), reading the table, and
+              the role that lets the user create and update its records
+
+Prints
 
   ✓ Successfully connected to Jira (user ..., project SEC, issue type Security)
+  ✓ Successfully connected to ServiceNow (user svc_noxsync, table incident)
 
-or the one reason it cannot work (bad credentials, project not found, issue
-type missing, no permission, TLS failure, name not resolved, timeout) and
-what to change. Nothing is created.
+or the one reason it cannot work (bad credentials, project or table not
+found, issue type missing, no permission, TLS failure, name not resolved,
+timeout) and what to change.
 
-  --config FILE  the configuration (docs/configuration.md, docs/jira.md)
+  --config FILE  the configuration (docs/configuration.md, docs/jira.md,
+                 docs/servicenow.md)
   --json         {"backend":"jira","ok":true,"user":...,"detail":...,"warnings":[...]}
 
 Exit: 0 connected, 1 the check failed, 2 usage or configuration error.
@@ -44,12 +53,13 @@ int RunTestConnection(const Argv& argv) {
     std::fputs(kUsage, stdout);
     return kExitOk;
   }
-  if (args.positional().size() != 1) return Fail(kExitUsage, std::string("name one backend: jira\n\n") + kUsage);
-  const std::string& backend_name = args.positional()[0];
-  if (backend_name == "servicenow") {
-    return Fail(kExitUsage, "the ServiceNow adapter is not built yet; only jira can be tested");
+  if (args.positional().size() != 1) {
+    return Fail(kExitUsage, std::string("name one backend: jira or servicenow\n\n") + kUsage);
   }
-  if (backend_name != "jira") return Fail(kExitUsage, "unknown backend \"" + backend_name + "\"; use jira");
+  const std::string& backend_name = args.positional()[0];
+  if (backend_name != "jira" && backend_name != "servicenow") {
+    return Fail(kExitUsage, "unknown backend \"" + backend_name + "\"; use jira or servicenow");
+  }
   if (!args.Given("--config")) return Fail(kExitUsage, std::string("--config FILE is required\n\n") + kUsage);
   std::string path = args.Get("--config");
 
@@ -57,20 +67,25 @@ int RunTestConnection(const Argv& argv) {
   NoxsyncConfig config = LoadConfig(path, &problems);
   PrintProblems(path, problems);
   if (!problems.ok()) return kExitUsage;
-  if (!config.jira) return Fail(kExitUsage, path + ": no backends.jira section to test");
-
+  bool is_jira = backend_name == "jira";
+  if (is_jira ? !config.jira : !config.servicenow) {
+    return Fail(kExitUsage, path + ": no backends." + backend_name + " section to test");
+  }
   // A person is waiting: two attempts within ten seconds, not the sync
   // engine's patient retry budget.
-  config.jira->http.retry.max_attempts = std::min(config.jira->http.retry.max_attempts, 2);
-  config.jira->http.retry.max_total_us = std::min<int64_t>(config.jira->http.retry.max_total_us, 10'000'000);
+  http::ClientOptions& http = is_jira ? config.jira->http : config.servicenow->http;
+  http.retry.max_attempts = std::min(http.retry.max_attempts, 2);
+  http.retry.max_total_us = std::min<int64_t>(http.retry.max_total_us, 10'000'000);
   SystemClock clock;
   SystemSleeper sleeper;
-  auto backend = jira::MakeJiraBackend(*config.jira, clock, sleeper);
+  auto backend = is_jira ? jira::MakeJiraBackend(*config.jira, clock, sleeper)
+                         : servicenow::MakeServiceNowBackend(*config.servicenow, clock, sleeper);
   if (!backend.ok()) return Fail(kExitUsage, backend.status().message());
   auto report = (*backend)->TestConnection();
+  const char* display = is_jira ? "Jira" : "ServiceNow";
 
   if (args.Has("--json")) {
-    boost::json::object o{{"backend", "jira"}, {"ok", report.ok()}};
+    boost::json::object o{{"backend", backend_name}, {"ok", report.ok()}};
     if (report.ok()) {
       o["user"] = report->user;
       o["detail"] = report->summary;
@@ -84,10 +99,11 @@ int RunTestConnection(const Argv& argv) {
     return report.ok() ? kExitOk : kExitFailure;
   }
   if (!report.ok()) {
-    std::fprintf(stderr, "✗ Cannot use Jira: %s\n", report.status().message().c_str());
+    std::fprintf(stderr, "✗ Cannot use %s: %s\n", display, report.status().message().c_str());
     return kExitFailure;
   }
-  std::printf("✓ Successfully connected to Jira (user %s, %s)\n", report->user.c_str(), report->summary.c_str());
+  std::printf("✓ Successfully connected to %s (user %s, %s)\n", display, report->user.c_str(),
+              report->summary.c_str());
   for (const auto& w : report->warnings) std::printf("  ! %s\n", w.c_str());
   return kExitOk;
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/fakes/fake_jira.h"
+#include "tests/fakes/fake_servicenow.h"
 #include "tests/fakes/test_support.h"
 #include "tests/run_command.h"
 #include "tests/temp_dir.h"
@@ -123,6 +124,71 @@ TEST_F(TestConnectionCommand, UnknownHostAndTimeoutAreNamed) {
   auto slow = Run(WriteConfig(server_->base_url(), R"(,"http":{"request_timeout_ms":200,"max_attempts":1})"));
   EXPECT_EQ(slow.exit_code, 1);
   EXPECT_NE(slow.err.find("(timeout)"), std::string::npos) << slow.err;
+}
+
+class TestConnectionServiceNow : public ::testing::Test {
+ protected:
+  void StartFake(fakes::FakeServiceNowOptions o = {}) {
+    server_.reset();
+    fake_ = std::make_unique<fakes::FakeServiceNow>(clock_, o);
+    server_ = std::make_unique<fakes::FakeHttpServer>();
+    std::string error;
+    ASSERT_TRUE(server_->Start(0, [this](const fakes::FakeRequest& r) { return fake_->Handle(r); }, &error)) << error;
+  }
+  testing::CommandResult Run(const std::string& auth_json, const std::string& password = "fake-servicenow-password") {
+    std::string path = dir_.Sub("noxsync.json");
+    std::ofstream(path) << R"({"backends":{"servicenow":{"instance_url":")" << server_->base_url() << "\","
+                        << auth_json << "}}}";
+    ::setenv("NOXSYNC_TEST_SN_PASSWORD", password.c_str(), 1);
+    ::setenv("NOXSYNC_TEST_SN_SECRET", "fake-oauth-secret", 1);
+    auto r = testing::RunNoxsync("test-connection servicenow --config " + path, dir_.path());
+    ::unsetenv("NOXSYNC_TEST_SN_PASSWORD");
+    ::unsetenv("NOXSYNC_TEST_SN_SECRET");
+    return r;
+  }
+  static constexpr const char* kBasic = R"("username":"svc_noxsync","password":"${NOXSYNC_TEST_SN_PASSWORD}")";
+
+  testing::TempDir dir_;
+  SystemClock clock_;
+  std::unique_ptr<fakes::FakeServiceNow> fake_;
+  std::unique_ptr<fakes::FakeHttpServer> server_;
+};
+
+TEST_F(TestConnectionServiceNow, BasicAndOAuthPrintTheSuccessLine) {
+  StartFake();
+  auto basic = Run(kBasic);
+  EXPECT_EQ(basic.exit_code, 0) << basic.err;
+  EXPECT_EQ(basic.out, "✓ Successfully connected to ServiceNow (user svc_noxsync, table incident)\n");
+  auto oauth = Run(R"("auth":"oauth_password","client_id":"fake-oauth-client","client_secret":"${NOXSYNC_TEST_SN_SECRET}",)"
+                   R"("username":"svc_noxsync","password":"${NOXSYNC_TEST_SN_PASSWORD}")");
+  EXPECT_EQ(oauth.exit_code, 0) << oauth.err;
+  EXPECT_EQ(fake_->tokens_issued(), 1);
+}
+
+TEST_F(TestConnectionServiceNow, BadPasswordAndMissingRoleAreNamed) {
+  StartFake();
+  auto bad = Run(kBasic, "not-the-password-77");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("✗ Cannot use ServiceNow: ServiceNow rejected the credentials of svc_noxsync (HTTP 401)"),
+            std::string::npos)
+      << bad.err;
+  EXPECT_EQ((bad.out + bad.err).find("not-the-password-77"), std::string::npos);
+  fakes::FakeServiceNowOptions o;
+  o.roles = {};
+  StartFake(o);
+  auto norole = Run(kBasic);
+  EXPECT_EQ(norole.exit_code, 1);
+  EXPECT_NE(norole.err.find("svc_noxsync lacks the role itil"), std::string::npos) << norole.err;
+}
+
+TEST_F(TestConnectionServiceNow, ConfigurationErrorsAreNamed) {
+  StartFake();
+  auto r = Run(R"("auth":"kerberos","table":"Incident")");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("backends.servicenow.auth: \"kerberos\": use basic, oauth_password or oauth_client_credentials"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("backends.servicenow.table: a table name is lower-case"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -1,19 +1,13 @@
 // noxsync-fake-jira: the fake Jira as a program, for the demo and for trying
 // noxsync by hand without a Jira instance. Listens on 127.0.0.1 only.
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <chrono>
-#include <cstring>
 #include <string>
-#include <thread>
 
 #include "tests/fakes/fake_jira.h"
+#include "tests/fakes/fake_program.h"
 
 namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void OnSignal(int) { g_stop = 1; }
 
 constexpr const char* kUsage = R"(usage: noxsync-fake-jira --port N [options]
 
@@ -43,30 +37,29 @@ int main(int argc, char** argv) {
   int port = -1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "noxsync-fake-jira: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--port") {
-      port = std::atoi(value().c_str());
-    } else if (a == "--api-version") {
-      options.api_version = std::atoi(value().c_str());
-    } else if (a == "--project") {
-      options.project = value();
-    } else if (a == "--time-zone") {
-      options.time_zone = value();
-    } else if (a == "--help" || a == "-h") {
+    if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "noxsync-fake-jira: %s needs a value\n\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+    std::string v = argv[++i];
+    if (a == "--port") {
+      port = noxsync::fakes::ParsePortOrExit(v.c_str(), kUsage);
+    } else if (a == "--api-version" && (v == "2" || v == "3")) {
+      options.api_version = std::stoi(v);
+    } else if (a == "--project") {
+      options.project = v;
+    } else if (a == "--time-zone") {
+      options.time_zone = v;
     } else {
-      std::fprintf(stderr, "noxsync-fake-jira: unknown option %s\n\n%s", a.c_str(), kUsage);
+      std::fprintf(stderr, "noxsync-fake-jira: bad option %s %s\n\n%s", a.c_str(), v.c_str(), kUsage);
       return 2;
     }
   }
-  if (port < 0 || port > 65535 || (options.api_version != 2 && options.api_version != 3)) {
+  if (port < 0) {
     std::fputs(kUsage, stderr);
     return 2;
   }
@@ -75,20 +68,8 @@ int main(int argc, char** argv) {
   if (const char* v = std::getenv("FAKE_JIRA_PAT")) options.personal_access_token = v;
   noxsync::SystemClock clock;
   noxsync::fakes::FakeJira jira(clock, options);
-  noxsync::fakes::FakeHttpServer server;
-  std::string error;
-  if (!server.Start(static_cast<uint16_t>(port),
-                    [&](const noxsync::fakes::FakeRequest& r) { return jira.Handle(r); }, &error)) {
-    std::fprintf(stderr, "noxsync-fake-jira: %s\n", error.c_str());
-    return 1;
-  }
-  jira.set_base_url(server.base_url());
-  std::printf("fake Jira (REST v%d, project %s) listening on %s\n", options.api_version, options.project.c_str(),
-              server.base_url().c_str());
-  std::fflush(stdout);
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  server.Stop();
-  return 0;
+  std::string banner = "fake Jira (REST v" + std::to_string(options.api_version) + ", project " + options.project + ")";
+  return noxsync::fakes::ServeUntilSignal(
+      port, [&](const noxsync::fakes::FakeRequest& r) { return jira.Handle(r); }, banner,
+      [&](const std::string& url) { jira.set_base_url(url); });
 }
