@@ -1,6 +1,7 @@
 #include "cli/config.h"
 
 #include <cstdio>
+#include <set>
 
 #include <boost/json.hpp>
 
@@ -19,6 +20,14 @@ NoxsyncConfig LoadConfig(const std::string& path, ConfigProblems* problems) {
     if (auto jira = backends->Section("jira")) config.jira = jira::ReadJiraConfig(&*jira);
     if (auto sn = backends->Section("servicenow")) config.servicenow = servicenow::ReadServiceNowConfig(&*sn);
     backends->Finish();
+  }
+  std::set<std::string> names;
+  for (auto& section : top.SectionList("notifications")) {
+    config.notifications.push_back(notify::ReadWebhookConfig(&section));
+    const auto& c = config.notifications.back();
+    if (!c.name.empty() && !names.insert(c.name).second) {
+      section.Error("name", "\"" + c.name + "\" is used by another channel; names must be unique");
+    }
   }
   top.Finish();
   return config;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "adapters/jira/jira_config.h"
+#include "adapters/notify/webhook_notifier.h"
 #include "adapters/servicenow/servicenow_config.h"
 #include "sync/config_reader.h"
 
@@ -18,6 +19,7 @@ namespace noxsync::cli {
 struct NoxsyncConfig {
   std::optional<jira::JiraConfig> jira;
   std::optional<servicenow::ServiceNowConfig> servicenow;
+  std::vector<notify::WebhookConfig> notifications;
 };
 
 // Reads and checks `path`. Problems (errors and warnings) go to *problems;

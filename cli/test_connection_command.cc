@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "adapters/jira/jira_backend.h"
+#include "adapters/notify/webhook_notifier.h"
 #include "adapters/servicenow/servicenow_backend.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -16,7 +17,7 @@
 namespace noxsync::cli {
 namespace {
 
-constexpr const char* kUsage = R"(usage: noxsync test-connection jira|servicenow --config FILE [--json]
+constexpr const char* kUsage = R"(usage: noxsync test-connection jira|servicenow|notifications --config FILE [--json]
 
 Connects to the backend with the configuration's credentials and checks what
 noxsync needs there; nothing is created.
@@ -26,6 +27,10 @@ noxsync needs there; nothing is created.
               transition and comment
   servicenow  the credentials (and the OAuth token), reading the table, and
               the role that lets the user create and update its records
+  notifications
+              posts a message marked as a test to every Slack and Teams
+              channel of the configuration (a webhook cannot be checked
+              without posting)
 
 Prints
 
@@ -43,6 +48,44 @@ timeout) and what to change.
 Exit: 0 connected, 1 the check failed, 2 usage or configuration error.
 )";
 
+// Posts a test message to every channel; one line per channel.
+int TestNotifications(const NoxsyncConfig& config, const std::string& path, bool json_out) {
+  if (config.notifications.empty()) return Fail(kExitUsage, path + ": no notifications to test");
+  SystemClock clock;
+  SystemSleeper sleeper;
+  Notification n;
+  n.kind = Notification::Kind::kTest;
+  n.incident_id = "inc_test";
+  n.title = "noxsync can post here (no incident)";
+  n.platform = "ChatGPT";
+  n.risk_ppm = 950000;
+  n.severity = "Critical";
+  n.user = "test@noxsync.invalid";
+  n.classifications = {"EMAIL (0.95)"};
+  n.detail = "This is a test message from noxsync test-connection notifications.";
+  bool all_ok = true;
+  boost::json::array results;
+  for (auto channel : config.notifications) {
+    channel.http.retry.max_attempts = std::min(channel.http.retry.max_attempts, 2);
+    channel.http.retry.max_total_us = std::min<int64_t>(channel.http.retry.max_total_us, 10'000'000);
+    auto notifier = notify::MakeWebhookNotifier(channel, clock, sleeper);
+    Status s = notifier.ok() ? (*notifier)->Send(n) : notifier.status();
+    std::string name = std::string(channel.kind == notify::WebhookKind::kSlack ? "slack:" : "teams:") + channel.name;
+    all_ok = all_ok && s.ok();
+    if (json_out) {
+      boost::json::object o{{"channel", name}, {"ok", s.ok()}};
+      if (!s.ok()) o["error"] = s.message();
+      results.push_back(std::move(o));
+    } else if (s.ok()) {
+      std::printf("✓ %s: test message delivered\n", name.c_str());
+    } else {
+      std::fprintf(stderr, "✗ %s: %s\n", name.c_str(), s.message().c_str());
+    }
+  }
+  if (json_out) std::printf("%s\n", boost::json::serialize(results).c_str());
+  return all_ok ? kExitOk : kExitFailure;
+}
+
 }  // namespace
 
 int RunTestConnection(const Argv& argv) {
@@ -57,8 +100,8 @@ int RunTestConnection(const Argv& argv) {
     return Fail(kExitUsage, std::string("name one backend: jira or servicenow\n\n") + kUsage);
   }
   const std::string& backend_name = args.positional()[0];
-  if (backend_name != "jira" && backend_name != "servicenow") {
-    return Fail(kExitUsage, "unknown backend \"" + backend_name + "\"; use jira or servicenow");
+  if (backend_name != "jira" && backend_name != "servicenow" && backend_name != "notifications") {
+    return Fail(kExitUsage, "unknown backend \"" + backend_name + "\"; use jira, servicenow or notifications");
   }
   if (!args.Given("--config")) return Fail(kExitUsage, std::string("--config FILE is required\n\n") + kUsage);
   std::string path = args.Get("--config");
@@ -67,6 +110,7 @@ int RunTestConnection(const Argv& argv) {
   NoxsyncConfig config = LoadConfig(path, &problems);
   PrintProblems(path, problems);
   if (!problems.ok()) return kExitUsage;
+  if (backend_name == "notifications") return TestNotifications(config, path, args.Has("--json"));
   bool is_jira = backend_name == "jira";
   if (is_jira ? !config.jira : !config.servicenow) {
     return Fail(kExitUsage, path + ": no backends." + backend_name + " section to test");

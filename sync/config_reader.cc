@@ -229,6 +229,26 @@ std::optional<ConfigSection> ConfigSection::Section(std::string_view key) {
   return ConfigSection(v->get_object(), KeyPath(key), problems_);
 }
 
+std::vector<ConfigSection> ConfigSection::SectionList(std::string_view key) {
+  std::vector<ConfigSection> out;
+  const json::value* v = Find(key);
+  if (v == nullptr) return out;
+  if (!v->is_array()) {
+    Error(key, "expected an array of objects");
+    return out;
+  }
+  for (size_t i = 0; i < v->get_array().size(); ++i) {
+    std::string item_key = std::string(key) + "[" + std::to_string(i) + "]";
+    const json::value& item = v->get_array()[i];
+    if (!item.is_object()) {
+      Error(item_key, "expected an object");
+      continue;
+    }
+    out.emplace_back(item.get_object(), KeyPath(item_key), problems_);
+  }
+  return out;
+}
+
 void ConfigSection::Finish() {
   for (const auto& kv : *object_) {
     if (std::find(asked_.begin(), asked_.end(), std::string_view(kv.key())) == asked_.end()) {

@@ -53,6 +53,8 @@ class ConfigSection {
   // An object value as JSON text per key ({"customfield_1": "\"x\""}).
   std::map<std::string, std::string> JsonMap(std::string_view key);
   std::optional<ConfigSection> Section(std::string_view key);
+  // An array of objects: one section per element ("notifications[0]").
+  std::vector<ConfigSection> SectionList(std::string_view key);
 
   void Error(std::string_view key, std::string_view message);
   void Warn(std::string_view key, std::string_view message);

@@ -6,6 +6,7 @@
 
 #include "tests/fakes/fake_jira.h"
 #include "tests/fakes/fake_servicenow.h"
+#include "tests/fakes/fake_webhooks.h"
 #include "tests/fakes/test_support.h"
 #include "tests/run_command.h"
 #include "tests/temp_dir.h"
@@ -189,6 +190,33 @@ TEST_F(TestConnectionServiceNow, ConfigurationErrorsAreNamed) {
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("backends.servicenow.table: a table name is lower-case"), std::string::npos) << r.err;
+}
+
+TEST(TestConnectionNotifications, PostsATestToEveryChannelAndNamesTheOneThatFails) {
+  testing::TempDir dir;
+  fakes::FakeWebhookReceiver slack(fakes::FakeWebhookReceiver::Kind::kSlack);
+  fakes::FakeWebhookReceiver teams(fakes::FakeWebhookReceiver::Kind::kTeams);
+  fakes::FakeHttpServer slack_server, teams_server;
+  std::string error;
+  ASSERT_TRUE(slack_server.Start(0, [&](const fakes::FakeRequest& r) { return slack.Handle(r); }, &error));
+  ASSERT_TRUE(teams_server.Start(0, [&](const fakes::FakeRequest& r) { return teams.Handle(r); }, &error));
+  teams.InjectFault(fakes::FakeFault{"POST /", 404, "", 0, fakes::Fault::kNone, false, 5});
+  std::string path = dir.Sub("noxsync.json");
+  std::ofstream(path) << R"({"notifications":[)"
+                      << R"({"type":"slack","name":"soc","webhook_url":"${NOXSYNC_TEST_SLACK}"},)"
+                      << R"({"type":"teams","name":"managers","webhook_url":"${NOXSYNC_TEST_TEAMS}"}]})";
+  ::setenv("NOXSYNC_TEST_SLACK", (slack_server.base_url() + "/services/T0/B0/slack-secret-1").c_str(), 1);
+  ::setenv("NOXSYNC_TEST_TEAMS", (teams_server.base_url() + "/webhookb2/teams-secret-2").c_str(), 1);
+  auto r = testing::RunNoxsync("test-connection notifications --config " + path, dir.path());
+  ::unsetenv("NOXSYNC_TEST_SLACK");
+  ::unsetenv("NOXSYNC_TEST_TEAMS");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "✓ slack:soc: test message delivered\n");
+  EXPECT_NE(r.err.find("✗ teams:managers: Teams webhook managers answered HTTP 404"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("is plain http"), std::string::npos) << r.err;  // warned, loopback only
+  EXPECT_EQ((r.out + r.err).find("secret-"), std::string::npos);
+  ASSERT_EQ(slack.accepted().size(), 1u);
+  EXPECT_NE(slack.accepted()[0].find("Test from noxsync"), std::string::npos);
 }
 
 }  // namespace
