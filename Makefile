@@ -25,9 +25,9 @@ build: configure
 
 # Ingests the sample Noxys events into a fresh store and shows what an
 # auditor sees: the incidents, one incident's history, and the chain check;
-# then checks a connection to the fake Jira.
+# then checks the connections to the fake Jira and ServiceNow.
 demo: build
-	@./scripts/demo.sh $(NOXSYNC) $(DEMO_DB) samples/events.jsonl $(BUILD_DIR)/tests/fakes/noxsync-fake-jira
+	@./scripts/demo.sh $(NOXSYNC) $(DEMO_DB) samples/events.jsonl $(BUILD_DIR)/tests/fakes
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make demo: ingest the sample events into a fresh store and show what
 # security operations and auditors see, then check a connection to the fake
-# Jira. Arguments: BINARY STORE EVENTS [FAKE_JIRA].
+# Jira and the fake ServiceNow. Arguments: BINARY STORE EVENTS [FAKES_DIR].
 set -euo pipefail
-bin=$1 db=$2 events=$3 fake_jira=${4:-}
+bin=$1 db=$2 events=$3 fakes=${4:-}
 
 rm -rf "$db"
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
@@ -34,21 +34,32 @@ step "Prove the log was not edited" "noxsync verify"
 step "Rebuild indexes and projections from the log alone" "noxsync replay --rebuild"
 "$bin" replay --rebuild --db "$db"
 
-if [ -n "$fake_jira" ]; then
-  port_file=$(mktemp)
-  "$fake_jira" --port 0 >"$port_file" 2>&1 &
-  fake_pid=$!
-  trap 'kill $fake_pid 2>/dev/null || true; rm -f "$port_file" "$port_file.json"' EXIT
-  for _ in $(seq 50); do grep -q listening "$port_file" && break; sleep 0.1; done
-  url=$(sed -n 's/.*listening on //p' "$port_file")
-  cat >"$port_file.json" <<JSON
-{"backends": {"jira": {"base_url": "$url", "email": "noxsync@acme.example",
-  "api_token": "\${JIRA_API_TOKEN}", "project": "SEC", "issue_type": "Security"}}}
+if [ -n "$fakes" ]; then
+  work=$(mktemp -d)
+  pids=()
+  trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+  start_fake() {  # NAME: starts build/tests/fakes/NAME on a free port, prints its URL
+    "$fakes/$1" --port 0 >"$work/$1.out" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 50); do grep -q listening "$work/$1.out" && break; sleep 0.1; done
+    sed -n 's/.*listening on //p' "$work/$1.out"
+  }
+  jira_url=$(start_fake noxsync-fake-jira)
+  sn_url=$(start_fake noxsync-fake-servicenow)
+  cat >"$work/noxsync.json" <<JSON
+{"backends": {
+  "jira": {"base_url": "$jira_url", "email": "noxsync@acme.example",
+           "api_token": "\${JIRA_API_TOKEN}", "project": "SEC", "issue_type": "Security"},
+  "servicenow": {"instance_url": "$sn_url", "username": "svc_noxsync",
+                 "password": "\${SERVICENOW_PASSWORD}"}}}
 JSON
+  export SERVICENOW_PASSWORD=fake-servicenow-password
   step "Check the connection to Jira (here the fake Jira, noxsync-fake-jira)" "noxsync test-connection jira --config noxsync.json"
-  JIRA_API_TOKEN=fake-jira-api-token "$bin" test-connection jira --config "$port_file.json"
+  JIRA_API_TOKEN=fake-jira-api-token "$bin" test-connection jira --config "$work/noxsync.json"
   step "The same with a wrong API token: one precise reason, and the token is not shown" "noxsync test-connection jira --config noxsync.json"
-  JIRA_API_TOKEN=wrong-token "$bin" test-connection jira --config "$port_file.json" || echo "(exit $?)"
+  JIRA_API_TOKEN=wrong-token "$bin" test-connection jira --config "$work/noxsync.json" || echo "(exit $?)"
+  step "Check the connection to ServiceNow (the fake ServiceNow)" "noxsync test-connection servicenow --config noxsync.json"
+  JIRA_API_TOKEN=unused "$bin" test-connection servicenow --config "$work/noxsync.json"
 fi
 
 printf '\nThe store is in %s; try: %s incidents --db %s --json\n' "$db" "$bin" "$db"
