@@ -15,5 +15,8 @@ int RunIncidents(const Argv& argv);
 int RunVerify(const Argv& argv);
 int RunReplay(const Argv& argv);
 int RunTestConnection(const Argv& argv);
+int RunSync(const Argv& argv);
+int RunIncident(const Argv& argv);
+int RunConfig(const Argv& argv);
 
 }  // namespace noxsync::cli

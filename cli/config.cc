@@ -7,6 +7,13 @@
 
 namespace noxsync::cli {
 
+std::vector<std::string> NoxsyncConfig::BackendNames() const {
+  std::vector<std::string> names;
+  if (jira) names.push_back("jira");
+  if (servicenow) names.push_back("servicenow");
+  return names;
+}
+
 NoxsyncConfig LoadConfig(const std::string& path, ConfigProblems* problems) {
   NoxsyncConfig config;
   auto doc = LoadConfigFile(path);
@@ -29,6 +36,7 @@ NoxsyncConfig LoadConfig(const std::string& path, ConfigProblems* problems) {
       section.Error("name", "\"" + c.name + "\" is used by another channel; names must be unique");
     }
   }
+  ReadSyncConfig(&top, config.BackendNames(), &config.sync);
   top.Finish();
   return config;
 }

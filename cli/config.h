@@ -13,6 +13,7 @@
 #include "adapters/notify/webhook_notifier.h"
 #include "adapters/servicenow/servicenow_config.h"
 #include "sync/config_reader.h"
+#include "sync/sync_config.h"
 
 namespace noxsync::cli {
 
@@ -20,6 +21,9 @@ struct NoxsyncConfig {
   std::optional<jira::JiraConfig> jira;
   std::optional<servicenow::ServiceNowConfig> servicenow;
   std::vector<notify::WebhookConfig> notifications;
+  SyncConfig sync = SyncConfig::Defaults();  // priorities, rules, templates, field mapping, sync
+
+  std::vector<std::string> BackendNames() const;
 };
 
 // Reads and checks `path`. Problems (errors and warnings) go to *problems;

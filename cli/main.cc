@@ -20,6 +20,12 @@ Commands:
   history ID      what happened to an incident (or the incident of an event)
   verify          recompute the hash chain of the event log
   replay          --rebuild: recreate indexes and projections from the log
+  sync --config FILE [--once]
+                  create tickets by the rules, keep statuses in sync both ways
+  incident set-status ID STATUS [--note TEXT]
+                  change an incident's status in Noxys and push it to its tickets
+  config check --config FILE
+                  report every problem of a configuration file
   test-connection jira|servicenow --config FILE
                   check credentials, target and rights on a backend
 
@@ -62,6 +68,9 @@ int main(int argc, char** argv) {
   if (cmd == "verify") return RunVerify(rest);
   if (cmd == "replay") return RunReplay(rest);
   if (cmd == "test-connection") return RunTestConnection(rest);
+  if (cmd == "sync") return RunSync(rest);
+  if (cmd == "incident") return RunIncident(rest);
+  if (cmd == "config") return RunConfig(rest);
   std::fprintf(stderr, "noxsync: unknown command \"%s\"\n\n%s", cmd.c_str(), kUsage);
   return kExitUsage;
 }

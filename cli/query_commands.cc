@@ -17,7 +17,8 @@ namespace {
 constexpr const char* kHistoryUsage = R"(usage: noxsync history ID [--db PATH] [--json]
 
 Shows what happened to one incident, record by record, from the event log.
-ID is an incident id (inc_00000042) or a Noxys event id (evt_abc123def456).
+ID is an incident id (inc_00000042), a Noxys event id (evt_abc123def456), or
+a ticket key (SEC-12, INC0000012).
 
   --db PATH   the store (default: $NOXSYNC_DB, else ./noxsync-data)
   --json      {"incident": {...}, "records": [...]}, each record with its
@@ -95,9 +96,20 @@ int RunHistory(const Argv& argv) {
     s = view.IncidentForEvent(id, &incident_id, &found);
     if (s.ok() && found) s = view.FindIncident(incident_id, &inc, &found);
   }
+  // A ticket key: SEC-12, INC0000012.
+  for (const char* backend : {"jira", "servicenow"}) {
+    if (!s.ok() || found) break;
+    std::string incident_id;
+    Status g = (*log)->Get(Cf::kByTicket, TicketKeyKey(backend, id), &incident_id);
+    if (g.ok()) {
+      s = view.FindIncident(incident_id, &inc, &found);
+    } else if (!g.IsNotFound()) {
+      s = g;
+    }
+  }
   if (!s.ok()) return Fail(kExitFailure, s.message());
   if (!found) {
-    return Fail(kExitFailure, "no incident or event with id \"" + id + "\" in " + (*log)->path() +
+    return Fail(kExitFailure, "no incident, event or ticket with id \"" + id + "\" in " + (*log)->path() +
                                   " (see `noxsync incidents`)");
   }
   std::vector<LogRecord> records;

@@ -82,6 +82,40 @@ std::string DescribeRecord(const LogRecord& r) {
   if (r.type == record_type::kEventRejected) {
     return Str(o, "source") + " line " + std::to_string(Int(o, "line")) + ": " + Str(o, "reason");
   }
+  namespace rt = record_type;
+  std::string b = Str(o, "backend");
+  if (r.type == rt::kRuleNoMatch) return "no ticket: " + Str(o, "reason");
+  if (r.type == rt::kTicketCreateRequested) {
+    return b + " ticket requested by rule " + Str(o, "rule") + ", priority " + Str(o, "priority");
+  }
+  if (r.type == rt::kTicketCreated) {
+    return b + " ticket " + Str(o, "key") + " " +
+           (Str(o, "found_existing") == "yes" ? "found (made before a crash; not created again)" : "created") +
+           ", " + Str(o, "raw_status") + " " + Str(o, "url");
+  }
+  if (r.type == rt::kTicketCreateFailed) {
+    return b + " ticket not created after " + std::to_string(Int(o, "attempts")) + " attempt(s): " + Str(o, "reason");
+  }
+  if (r.type == rt::kTicketStatusChanged) {
+    std::string by = Str(o, "source");
+    std::string who = by == "noxys" ? "in Noxys" : by == "rule" ? "by noxsync" : "in " + by + " " + Str(o, "key");
+    std::string note = Str(o, "note");
+    return Str(o, "from") + " -> " + Str(o, "to") + " " + who + (note.empty() ? "" : " (" + note + ")");
+  }
+  if (r.type == rt::kTicketTransitionRequested) return b + " " + Str(o, "key") + " to be moved to " + Str(o, "to");
+  if (r.type == rt::kTicketTransitionApplied) {
+    return b + " " + Str(o, "key") + " moved to " + Str(o, "to") + " (" + Str(o, "raw_status") + ")";
+  }
+  if (r.type == rt::kTicketCommentRequested) return b + " comment requested: " + Str(o, "text");
+  if (r.type == rt::kTicketCommentAdded) return b + " " + Str(o, "key") + " " + Str(o, "kind") + " comment added";
+  if (r.type == rt::kSyncConflict) {
+    return "conflict on " + b + " " + Str(o, "key") + ": Noxys " + Str(o, "noxys_status") + ", ticket " +
+           Str(o, "ticket_status") + "; " + Str(o, "policy") + ": the " + Str(o, "winner") + " wins";
+  }
+  if (r.type == rt::kBackendError) {
+    return b + " " + Str(o, "action") + " gave up after " + std::to_string(Int(o, "attempts")) + " attempt(s): " +
+           Str(o, "reason");
+  }
   return json::serialize(v).substr(0, 160);
 }
 
@@ -95,11 +129,11 @@ std::string FormatTimeline(const Incident& inc, const std::vector<LogRecord>& re
          RiskText(inc.max_risk_ppm) + "\n";
   out += "  " + std::to_string(inc.occurrences) + (inc.occurrences == 1 ? " event" : " events") +
          ", first " + FormatTimestamp(inc.first_seen_us) + ", last " + FormatTimestamp(inc.last_seen_us) + "\n\n";
-  char line[64];
-  std::snprintf(line, sizeof(line), "%8s  %-24s  %-18s  %s\n", "SEQ", "LOGGED (UTC)", "RECORD", "WHAT");
+  char line[128];
+  std::snprintf(line, sizeof(line), "%8s  %-24s  %-27s  %s\n", "SEQ", "LOGGED (UTC)", "RECORD", "WHAT");
   out += line;
   for (const LogRecord& r : records) {
-    std::snprintf(line, sizeof(line), "%8llu  %-24s  %-18s  ", static_cast<unsigned long long>(r.seq),
+    std::snprintf(line, sizeof(line), "%8llu  %-24s  %-27s  ", static_cast<unsigned long long>(r.seq),
                   FormatTimestamp(r.time_us).c_str(), r.type.c_str());
     out += line;
     out += DescribeRecord(r);

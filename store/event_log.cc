@@ -30,7 +30,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kCfNames[kCfCount] = {
-    "log", "by_incident", "by_event", "by_ticket", "incidents", "by_fingerprint", "outbox", "meta"};
+    "log", "by_incident", "by_event", "by_ticket", "incidents", "by_fingerprint", "outbox", "meta", "tickets"};
 // The first CF RocksDB insists on; noxsync keeps nothing in it.
 constexpr const char* kDefaultCf = "default";
 constexpr const char* kMetaChainHead = "chain_head";
@@ -97,7 +97,7 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 const char* CfName(Cf cf) { return kCfNames[static_cast<int>(cf)]; }
 
 std::vector<Cf> DerivedCfs() {
-  return {Cf::kByIncident, Cf::kByEvent, Cf::kByTicket, Cf::kIncidents, Cf::kByFingerprint};
+  return {Cf::kByIncident, Cf::kByEvent, Cf::kByTicket, Cf::kIncidents, Cf::kByFingerprint, Cf::kTickets};
 }
 
 std::string IncidentSeqKey(std::string_view incident, uint64_t seq) {

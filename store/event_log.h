@@ -37,8 +37,9 @@ enum class Cf : int {
   kByFingerprint,   // fingerprint -> latest incident id (derived)
   kOutbox,          // seq -> pending external action
   kMeta,            // name -> value: chain head, counters, cursors
+  kTickets,         // incident id \0 backend -> ticket row JSON (derived)
 };
-inline constexpr int kCfCount = 8;
+inline constexpr int kCfCount = 9;
 const char* CfName(Cf cf);
 
 // The derived column families `RebuildDerived` recreates from the log.

@@ -59,6 +59,7 @@ struct NewTicket {
   // Facts shown as a list ("Platform" -> "ChatGPT"), in this order.
   std::vector<std::pair<std::string, std::string>> facts;
   std::vector<std::string> classifications;  // "EMAIL (0.95)", one per bullet
+  std::vector<std::string> labels;  // rendered label templates; Jira only
   std::string event_id;        // shown as code
   std::string platform;        // platform name; a label on Jira
   Severity severity = Severity::kLow;  // mapped to the backend's priority

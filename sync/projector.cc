@@ -211,8 +211,153 @@ Status Projector::Apply(const LogRecord& r) {
   } catch (const std::exception& e) {
     return Status::Corruption("seq " + std::to_string(r.seq) + " (" + r.type + "): " + e.what());
   }
-  // Types this version does not fold (written by a newer noxsync) leave the
-  // projections as they are rather than failing the rebuild.
+  return OnSyncRecord(r.time_us, r.type, r.incident, r.payload);
+}
+
+std::string TicketRowKey(std::string_view incident, std::string_view backend) {
+  std::string k(incident);
+  k.push_back('\0');
+  k.append(backend);
+  return k;
+}
+
+std::string TicketKeyKey(std::string_view backend, std::string_view ticket_key) {
+  std::string k(backend);
+  k.push_back('\0');
+  k.append(ticket_key);
+  return k;
+}
+
+std::string TicketRowToJson(const TicketRow& r) {
+  std::string out;
+  JsonText(&out)
+      .Str("state", r.state)
+      .Str("key", r.key)
+      .Str("id", r.id)
+      .Str("url", r.url)
+      .Str("raw_status", r.raw_status)
+      .Str("status", IncidentStatusName(r.status))
+      .Int("updated_us", r.updated_us)
+      .Str("version", r.version)
+      .Str("priority", r.priority)
+      .Str("rule", r.rule)
+      .Str("error", r.error)
+      .Int("last_recurrence_comment_us", r.last_recurrence_comment_us)
+      .End();
+  return out;
+}
+
+Status TicketRowFromJson(std::string_view text, TicketRow* r) {
+  json::error_code ec;
+  json::value v = json::parse(json::string_view(text.data(), text.size()), ec);
+  if (ec || !v.is_object()) return Status::Corruption("ticket row is not a JSON object");
+  try {
+    const json::object& o = v.get_object();
+    auto str = [&](const char* k) { return std::string(o.at(k).as_string()); };
+    r->state = str("state");
+    r->key = str("key");
+    r->id = str("id");
+    r->url = str("url");
+    r->raw_status = str("raw_status");
+    if (!ParseIncidentStatus(str("status"), &r->status)) return Status::Corruption("ticket row: bad status");
+    r->updated_us = o.at("updated_us").as_int64();
+    r->version = str("version");
+    r->priority = str("priority");
+    r->rule = str("rule");
+    r->error = str("error");
+    r->last_recurrence_comment_us = o.at("last_recurrence_comment_us").as_int64();
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("ticket row: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+Status Projector::FindTicket(std::string_view incident, std::string_view backend, TicketRow* row, bool* found) {
+  std::string v;
+  if (Status s = state_->Get(Cf::kTickets, TicketRowKey(incident, backend), &v, found); !s.ok()) return s;
+  if (!*found) return Status::Ok();
+  return TicketRowFromJson(v, row);
+}
+
+Status Projector::OnSyncRecord(int64_t time_us, std::string_view type, std::string_view incident,
+                               std::string_view payload) {
+  namespace rt = record_type;
+  bool ticket_type = type == rt::kTicketCreateRequested || type == rt::kTicketCreated ||
+                     type == rt::kTicketCreateFailed || type == rt::kTicketStatusChanged ||
+                     type == rt::kTicketTransitionApplied || type == rt::kTicketCommentRequested;
+  // Other types (written by a newer noxsync, or with nothing to fold) leave
+  // the projections as they are rather than failing the rebuild.
+  if (!ticket_type) return Status::Ok();
+  json::error_code ec;
+  json::value v = json::parse(json::string_view(payload.data(), payload.size()), ec);
+  if (ec || !v.is_object()) return Status::Corruption(std::string(type) + " of " + std::string(incident) + ": payload is not JSON");
+  const json::object& o = v.get_object();
+  auto str = [&](const char* k) -> std::string {
+    const json::value* x = o.if_contains(k);
+    return x && x->is_string() ? std::string(x->get_string()) : std::string();
+  };
+  auto num = [&](const char* k) -> int64_t {
+    const json::value* x = o.if_contains(k);
+    return x && x->is_int64() ? x->get_int64() : 0;
+  };
+  std::string backend = str("backend");
+  TicketRow row;
+  bool have_row = false;
+  if (!backend.empty()) {
+    if (Status s = FindTicket(incident, backend, &row, &have_row); !s.ok()) return s;
+  }
+  auto put_row = [&] { state_->Put(Cf::kTickets, TicketRowKey(incident, backend), TicketRowToJson(row)); };
+  auto take_ticket_facts = [&] {
+    row.raw_status = str("raw_status");
+    ParseIncidentStatus(str("ticket_status"), &row.status);
+    row.updated_us = num("updated_us");
+    row.version = str("version");
+  };
+  if (type == rt::kTicketCreateRequested) {
+    row = TicketRow{};
+    row.state = "requested";
+    row.priority = str("priority");
+    row.rule = str("rule");
+    put_row();
+  } else if (type == rt::kTicketCreated) {
+    row.state = "created";
+    row.key = str("key");
+    row.id = str("id");
+    row.url = str("url");
+    row.error.clear();
+    take_ticket_facts();
+    put_row();
+    state_->Put(Cf::kByTicket, TicketKeyKey(backend, row.key), std::string(incident));
+  } else if (type == rt::kTicketCreateFailed) {
+    row.state = "failed";
+    row.error = str("reason");
+    put_row();
+  } else if (type == rt::kTicketTransitionApplied) {
+    take_ticket_facts();
+    put_row();
+  } else if (type == rt::kTicketCommentRequested) {
+    if (str("kind") == "recurrence") {
+      row.last_recurrence_comment_us = time_us;
+      put_row();
+    }
+  } else if (type == rt::kTicketStatusChanged) {
+    if (have_row) {
+      take_ticket_facts();
+      put_row();
+    }
+    IncidentStatus to;
+    if (!ParseIncidentStatus(str("to"), &to)) {
+      return Status::Corruption("ticket.status_changed of " + std::string(incident) + ": bad status");
+    }
+    Incident inc;
+    bool found = false;
+    if (Status s = FindIncident(incident, &inc, &found); !s.ok()) return s;
+    if (!found) return Status::Corruption("ticket.status_changed for unknown incident " + std::string(incident));
+    inc.status = to;
+    inc.updated_at_us = time_us;
+    PutIncident(inc);
+    PutFingerprint(inc);
+  }
   return Status::Ok();
 }
 
@@ -229,6 +374,12 @@ void Projector::PutFingerprint(const Incident& inc) {
 }
 
 void Projector::ForgetDurable() { state_->Clear(); }
+
+void Projector::ForgetAll() {
+  state_->Clear();
+  incidents_.Clear();
+  fingerprints_.Clear();
+}
 
 // Cached copy if any, else the staged or stored row, decoded and cached.
 template <class V, class Decode>

@@ -25,7 +25,43 @@ inline constexpr const char* kEventReceived = "event.received";
 inline constexpr const char* kEventRejected = "event.rejected";
 inline constexpr const char* kIncidentOpened = "incident.opened";
 inline constexpr const char* kIncidentRecurred = "incident.recurred";
+// Written by the sync engine (sync/engine.h).
+inline constexpr const char* kRuleNoMatch = "rule.no_match";
+inline constexpr const char* kTicketCreateRequested = "ticket.create_requested";
+inline constexpr const char* kTicketCreated = "ticket.created";
+inline constexpr const char* kTicketCreateFailed = "ticket.create_failed";
+inline constexpr const char* kTicketStatusChanged = "ticket.status_changed";
+inline constexpr const char* kTicketTransitionRequested = "ticket.transition_requested";
+inline constexpr const char* kTicketTransitionApplied = "ticket.transition_applied";
+inline constexpr const char* kTicketCommentRequested = "ticket.comment_requested";
+inline constexpr const char* kTicketCommentAdded = "ticket.comment_added";
+inline constexpr const char* kSyncConflict = "sync.conflict";
+inline constexpr const char* kBackendError = "backend.error";
 }  // namespace record_type
+
+// One incident's ticket on one backend (the `tickets` column family), as the
+// engine needs it: whether it exists yet, its key, and the last version
+// noxsync knows, which is how the poller tells its own changes from people's.
+struct TicketRow {
+  std::string state;  // "requested", "created", "failed"
+  std::string key;
+  std::string id;
+  std::string url;
+  std::string raw_status;
+  IncidentStatus status = IncidentStatus::kOpen;
+  int64_t updated_us = 0;
+  std::string version;
+  std::string priority;  // the Noxys priority the rules gave
+  std::string rule;
+  std::string error;     // why it failed
+  int64_t last_recurrence_comment_us = 0;
+};
+std::string TicketRowToJson(const TicketRow& row);
+Status TicketRowFromJson(std::string_view json, TicketRow* row);
+// Key of the tickets column family: incident \0 backend.
+std::string TicketRowKey(std::string_view incident, std::string_view backend);
+// Key of by_ticket: backend \0 ticket key.
+std::string TicketKeyKey(std::string_view backend, std::string_view ticket_key);
 
 class StagedState {
  public:
@@ -104,10 +140,19 @@ class Projector {
   Status OnEventReceived(std::string_view incident, std::string_view event_id);
   Status OnIncidentOpened(int64_t time_us, std::string_view incident, const OpenedFacts& f);
   Status OnIncidentRecurred(int64_t time_us, std::string_view incident, const RecurredFacts& f);
+  // The sync engine's records: the same fold live and on rebuild. `payload`
+  // is the record's JSON payload.
+  Status OnSyncRecord(int64_t time_us, std::string_view type, std::string_view incident, std::string_view payload);
+
+  Status FindTicket(std::string_view incident, std::string_view backend, TicketRow* row, bool* found);
 
   // Forgets staged rows and cached incidents; only once every row taken
   // from the state is durable (the store then answers the same reads).
   void ForgetDurable();
+  // Also forgets the cached incidents and fingerprints: for a writer that
+  // shares the store with another (the sync engine after an ingest), at a
+  // point where nothing of its own is staged.
+  void ForgetAll();
 
   // Reads through the staged state.
   Status FindIncident(std::string_view id, Incident* inc, bool* found);

@@ -62,7 +62,7 @@ TEST_F(CliTest, IngestSamplesThenQueryThem) {
   r = Run("history evt_abc123def456" + Db());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(Contains(r.out, "Incident inc_00000001  Open  Critical")) << r.out;
-  EXPECT_TRUE(Contains(r.out, "event.received      evt_abc123def456 at 2026-03-20T14:32:00Z: alice@acme.fr on ChatGPT, BLOCK EMAIL, risk 0.95")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "event.received               evt_abc123def456 at 2026-03-20T14:32:00Z: alice@acme.fr on ChatGPT, BLOCK EMAIL, risk 0.95")) << r.out;
 
   r = Run("history inc_00000001 --json" + Db());
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -167,7 +167,7 @@ TEST_F(CliTest, UsageErrorsExitTwoAndFailuresExitOne) {
   ASSERT_EQ(Run("ingest " NOXSYNC_SAMPLES + Db()).exit_code, 0);
   r = Run("history inc_99999999" + Db());
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_TRUE(Contains(r.err, "no incident or event with id")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "no incident, event or ticket with id")) << r.err;
 }
 
 TEST_F(CliTest, EveryCommandHasHelp) {

@@ -488,6 +488,7 @@ Result<Ticket> JiraBackend::Create(const NewTicket& t) {
   };
   add_label(LabelFor(t.platform));
   add_label(kIncidentLabelPrefix + t.incident_id);
+  for (const auto& l : t.labels) add_label(LabelFor(l));
   for (const auto& l : c_.labels) add_label(l);
   fields["labels"] = std::move(labels);
   if (auto it = c_.priorities.find(t.severity); it != c_.priorities.end() && !it->second.empty()) {

@@ -1,0 +1,648 @@
+#include "sync/engine.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "sync/json_text.h"
+#include "sync/noxys_event.h"
+#include "sync/notification_dispatcher.h"
+#include "sync/timestamp.h"
+
+namespace noxsync {
+
+namespace json = boost::json;
+namespace rt = record_type;
+
+std::string PollCursorKey(const std::string& backend) { return "poll_cursor/" + backend; }
+
+// One outbox row: an external action and its retry state.
+struct SyncEngine::Action {
+  std::string kind;  // create, transition, comment
+  std::string incident;
+  std::string backend;
+  std::string to;       // transition: the Noxys status
+  std::string text;     // comment: the text; create: the event
+  std::string comment_kind;
+  std::string priority, rule, assignee, assignment_group;  // create
+  int64_t attempts = 0;
+  int64_t next_us = 0;
+
+  std::string ToJson() const {
+    std::string out;
+    JsonText(&out)
+        .Str("kind", kind)
+        .Str("incident", incident)
+        .Str("backend", backend)
+        .Str("to", to)
+        .Str("text", text)
+        .Str("comment_kind", comment_kind)
+        .Str("priority", priority)
+        .Str("rule", rule)
+        .Str("assignee", assignee)
+        .Str("assignment_group", assignment_group)
+        .Int("attempts", attempts)
+        .Int("next_us", next_us)
+        .End();
+    return out;
+  }
+  static bool FromJson(std::string_view text, Action* a) {
+    json::error_code ec;
+    json::value v = json::parse(json::string_view(text.data(), text.size()), ec);
+    if (ec || !v.is_object()) return false;
+    const json::object& o = v.get_object();
+    auto str = [&](const char* k) {
+      const json::value* x = o.if_contains(k);
+      return x && x->is_string() ? std::string(x->get_string()) : std::string();
+    };
+    auto num = [&](const char* k) {
+      const json::value* x = o.if_contains(k);
+      return x && x->is_int64() ? x->get_int64() : int64_t{0};
+    };
+    a->kind = str("kind");
+    a->incident = str("incident");
+    a->backend = str("backend");
+    a->to = str("to");
+    a->text = str("text");
+    a->comment_kind = str("comment_kind");
+    a->priority = str("priority");
+    a->rule = str("rule");
+    a->assignee = str("assignee");
+    a->assignment_group = str("assignment_group");
+    a->attempts = num("attempts");
+    a->next_us = num("next_us");
+    return !a->kind.empty() && !a->incident.empty() && !a->backend.empty();
+  }
+};
+
+namespace {
+
+// Payload of a record about a ticket: the facts the fold needs to know the
+// version noxsync has seen.
+void TicketFacts(JsonText& j, const Ticket& t) {
+  j.Str("key", t.key)
+      .Str("id", t.id)
+      .Str("url", t.url)
+      .Str("raw_status", t.raw_status)
+      .Str("ticket_status", IncidentStatusName(t.status))
+      .Int("updated_us", t.updated_us)
+      .Str("version", t.version);
+}
+
+bool Permanent(const Status& s) {
+  return s.code() == Status::Code::kInvalidArgument || s.code() == Status::Code::kFailedPrecondition ||
+         s.code() == Status::Code::kNotFound;
+}
+
+}  // namespace
+
+SyncEngine::SyncEngine(EventLog* log, std::map<std::string, Backend*> backends, const Clock* clock, SyncConfig config,
+                       NotificationDispatcher* notify)
+    : log_(log),
+      backends_(std::move(backends)),
+      clock_(clock),
+      config_(std::move(config)),
+      notify_(notify),
+      state_(log),
+      projector_(&state_) {
+  for (const auto& [name, _] : backends_) backend_names_.push_back(name);
+}
+
+Status SyncEngine::Record(Step* step, const std::string& type, const std::string& incident,
+                          const std::string& payload) {
+  int64_t now = clock_->NowMicros();
+  step->records.push_back({now, type, incident, payload});
+  return projector_.OnSyncRecord(now, type, incident, payload);
+}
+
+Status SyncEngine::Commit(Step step) {
+  std::vector<Mutation> derived = state_.TakeDirty();
+  step.mutations.insert(step.mutations.end(), derived.begin(), derived.end());
+  if (step.records.empty() && step.mutations.empty()) return Status::Ok();
+  Status s = log_->Append(std::move(step));
+  if (s.ok()) projector_.ForgetDurable();
+  return s;
+}
+
+std::string SyncEngine::OutboxKey(const std::string& incident, const std::string& backend, const char* kind) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%016llx%08llx", static_cast<unsigned long long>(clock_->NowMicros()),
+                static_cast<unsigned long long>(++outbox_counter_ & 0xffffffffu));
+  return std::string(buf) + "/" + incident + "/" + backend + "/" + kind;
+}
+
+NewTicket SyncEngine::BuildTicket(const std::string& incident, const NoxysEvent& e, const RuleOutcome& rule,
+                                  const std::string& backend) const {
+  TemplateContext ctx{&e, incident, rule.priority};
+  NewTicket t;
+  t.incident_id = incident;
+  t.summary = config_.summary.Render(ctx);
+  t.description = config_.description.Render(ctx);
+  for (const auto& [name, tmpl] : config_.facts) t.facts.emplace_back(name, tmpl.Render(ctx));
+  for (const auto& c : e.classifications) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, " (%.2f)", c.confidence);
+    t.classifications.push_back(c.type + buf);
+  }
+  t.classification_types = ClassificationTypes(e);
+  for (const auto& l : config_.labels) {
+    std::string label = l.Render(ctx);
+    if (!label.empty()) t.labels.push_back(label);
+  }
+  t.event_id = e.event_id;
+  t.platform = e.platform_name;
+  t.severity = rule.priority;
+  t.risk_ppm = RiskPpm(e.risk_score);
+  t.assignee = rule.assignee;
+  t.assignment_group = rule.assignment_group;
+  if (auto it = config_.field_mapping.find(backend); it != config_.field_mapping.end()) {
+    for (const auto& [field, tmpl] : it->second) {
+      std::string value;
+      AppendJsonString(&value, tmpl.Render(ctx));
+      t.extra_fields[field] = value;
+    }
+  }
+  return t;
+}
+
+// --- planning -------------------------------------------------------------
+
+Status SyncEngine::PlanIncident(const LogRecord& opened, const std::string& event_text, Step* step) {
+  NoxysEvent e;
+  std::string error;
+  if (event_text.empty() || !ParseNoxysEvent(event_text, &e, &error)) {
+    return Status::Corruption("incident " + opened.incident + " at seq " + std::to_string(opened.seq) +
+                              ": its event.received is missing or unreadable");
+  }
+  RuleOutcome rule = config_.Decide(e, backend_names_);
+  if (!rule.matched || rule.backends.empty()) {
+    ++stats_.no_rule;
+    std::string payload;
+    JsonText(&payload)
+        .Str("event_id", e.event_id)
+        .Str("reason", rule.matched ? "the matching rule names no configured backend" : "no rule matched")
+        .End();
+    return Record(step, rt::kRuleNoMatch, opened.incident, payload);
+  }
+  for (const auto& backend : rule.backends) {
+    TicketRow row;
+    bool found = false;
+    if (Status s = projector_.FindTicket(opened.incident, backend, &row, &found); !s.ok()) return s;
+    if (found && row.state != "failed") continue;  // requested or created already
+    std::string payload;
+    JsonText(&payload)
+        .Str("backend", backend)
+        .Str("rule", rule.rule)
+        .Str("priority", SeverityName(rule.priority))
+        .Str("event_id", e.event_id)
+        .End();
+    if (Status s = Record(step, rt::kTicketCreateRequested, opened.incident, payload); !s.ok()) return s;
+    Action a;
+    a.kind = "create";
+    a.incident = opened.incident;
+    a.backend = backend;
+    a.text = event_text;
+    a.priority = SeverityName(rule.priority);
+    a.rule = rule.rule;
+    a.assignee = rule.assignee;
+    a.assignment_group = rule.assignment_group;
+    step->mutations.push_back({Cf::kOutbox, OutboxKey(opened.incident, backend, "create"), a.ToJson()});
+    ++stats_.tickets_requested;
+  }
+  return Status::Ok();
+}
+
+Status SyncEngine::PlanRecurrence(const LogRecord& recurred, Step* step) {
+  if (config_.recurrence_comment_interval_us <= 0) return Status::Ok();
+  Incident inc;
+  bool found = false;
+  if (Status s = projector_.FindIncident(recurred.incident, &inc, &found); !s.ok() || !found) return Status::Ok();
+  for (const auto& backend : backend_names_) {
+    TicketRow row;
+    bool have = false;
+    if (Status s = projector_.FindTicket(recurred.incident, backend, &row, &have); !s.ok()) return s;
+    if (!have || row.state != "created") continue;
+    if (recurred.time_us - row.last_recurrence_comment_us < config_.recurrence_comment_interval_us) continue;
+    std::string text = "The incident recurred: " + std::to_string(inc.occurrences) + " events so far, the latest " +
+                       inc.last_event_id + " at " + FormatTimestamp(inc.last_seen_us) + ".";
+    std::string payload;
+    JsonText(&payload).Str("backend", backend).Str("kind", "recurrence").Str("text", text).End();
+    if (Status s = Record(step, rt::kTicketCommentRequested, recurred.incident, payload); !s.ok()) return s;
+    Action a;
+    a.kind = "comment";
+    a.incident = recurred.incident;
+    a.backend = backend;
+    a.text = text;
+    a.comment_kind = "recurrence";
+    step->mutations.push_back({Cf::kOutbox, OutboxKey(recurred.incident, backend, "comment"), a.ToJson()});
+  }
+  return Status::Ok();
+}
+
+Status SyncEngine::PlanNewRecords() {
+  projector_.ForgetAll();  // an ingest may have written since the last pass
+  for (;;) {
+    std::string v;
+    uint64_t cursor = 0;
+    if (log_->Get(Cf::kMeta, kMetaEngineSeq, &v).ok()) cursor = std::stoull(v);
+    Step step;
+    uint64_t last = cursor;
+    std::map<std::string, std::string> event_text;
+    Status inner;
+    bool more = false;
+    Status s = log_->ScanLog(cursor + 1, [&](const LogRecord& r) {
+      if (r.type == rt::kEventReceived) {
+        event_text[r.incident] = r.payload;
+      } else if (r.type == rt::kIncidentOpened) {
+        inner = PlanIncident(r, event_text[r.incident], &step);
+      } else if (r.type == rt::kIncidentRecurred) {
+        inner = PlanRecurrence(r, &step);
+      }
+      if (!inner.ok()) return false;
+      last = r.seq;
+      // Commit in chunks: a large ingest does not become one huge batch. A
+      // chunk ends after an incident's records, never between them.
+      if (step.records.size() >= 512 && r.type != rt::kEventReceived) {
+        more = true;
+        return false;
+      }
+      return true;
+    });
+    if (!s.ok()) return s;
+    if (!inner.ok()) return inner;
+    if (last == cursor) return Status::Ok();
+    step.mutations.push_back({Cf::kMeta, kMetaEngineSeq, std::to_string(last)});
+    if (Status c = Commit(std::move(step)); !c.ok()) return c;
+    if (!more) return Status::Ok();
+  }
+}
+
+// --- the outbox -----------------------------------------------------------
+
+Status SyncEngine::Retry(const std::string& key, Action& a, const Status& why, bool* finished) {
+  ++a.attempts;
+  Step step;
+  if (Permanent(why) || a.attempts >= config_.outbox_max_attempts) {
+    std::string payload;
+    JsonText j(&payload);
+    j.Str("backend", a.backend).Str("action", a.kind).Str("reason", why.message()).Int("attempts", a.attempts);
+    if (a.kind == "transition") j.Str("to", a.to);
+    j.End();
+    if (Status s = Record(&step, a.kind == "create" ? rt::kTicketCreateFailed : rt::kBackendError, a.incident, payload);
+        !s.ok()) {
+      return s;
+    }
+    step.mutations.push_back({Cf::kOutbox, key, "", true});
+    if (a.kind == "create") ++stats_.create_failures;
+    spdlog::error("sync: {} of {} on {} gave up after {} attempt(s): {}", a.kind, a.incident, a.backend, a.attempts,
+                  why.message());
+    *finished = true;
+    return Commit(std::move(step));
+  }
+  int64_t delay = config_.outbox_base_delay_us;
+  for (int64_t i = 1; i < a.attempts && delay < config_.outbox_max_delay_us; ++i) delay *= 2;
+  delay = std::min(delay, config_.outbox_max_delay_us);
+  a.next_us = clock_->NowMicros() + delay;
+  if (why.code() == Status::Code::kUnavailable || why.code() == Status::Code::kUnauthenticated) {
+    backend_down_until_[a.backend] = a.next_us;
+  }
+  spdlog::warn("sync: {} of {} on {} failed (attempt {}/{}), next try in {} s: {}", a.kind, a.incident, a.backend,
+               a.attempts, config_.outbox_max_attempts, delay / 1'000'000, why.message());
+  step.mutations.push_back({Cf::kOutbox, key, a.ToJson()});
+  *finished = false;
+  return Commit(std::move(step));
+}
+
+Status SyncEngine::ExecuteCreate(const std::string& key, Action& a, bool* finished) {
+  TicketRow row;
+  bool have = false;
+  if (Status s = projector_.FindTicket(a.incident, a.backend, &row, &have); !s.ok()) return s;
+  if (have && row.state == "created") {  // done by an earlier run
+    Step step;
+    step.mutations.push_back({Cf::kOutbox, key, "", true});
+    *finished = true;
+    return Commit(std::move(step));
+  }
+  Backend* b = backends_.at(a.backend);
+  // Before creating, ask: a crash after the create and before its record
+  // left a ticket that carries this incident.
+  auto existing = b->FindByIncident(a.incident);
+  if (!existing.ok()) return Retry(key, a, existing.status(), finished);
+  Ticket ticket;
+  bool found_existing = existing->has_value();
+  if (found_existing) {
+    ticket = **existing;
+  } else {
+    NoxysEvent e;
+    std::string error;
+    if (!ParseNoxysEvent(a.text, &e, &error)) return Retry(key, a, Status::Corruption("stored event: " + error), finished);
+    RuleOutcome rule;
+    rule.rule = a.rule;
+    ParseSeverity(a.priority, &rule.priority);
+    rule.assignee = a.assignee;
+    rule.assignment_group = a.assignment_group;
+    auto created = b->Create(BuildTicket(a.incident, e, rule, a.backend));
+    if (!created.ok()) return Retry(key, a, created.status(), finished);
+    ticket = std::move(created).value();
+  }
+  Step step;
+  std::string payload;
+  JsonText j(&payload);
+  j.Str("backend", a.backend);
+  TicketFacts(j, ticket);
+  j.Str("found_existing", found_existing ? "yes" : "no").Int("attempts", a.attempts + 1).End();
+  if (Status s = Record(&step, rt::kTicketCreated, a.incident, payload); !s.ok()) return s;
+  step.mutations.push_back({Cf::kOutbox, key, "", true});
+  // The incident may have moved while the ticket was being made.
+  Incident inc;
+  bool found = false;
+  if (Status s = projector_.FindIncident(a.incident, &inc, &found); !s.ok()) return s;
+  if (found && inc.status != ticket.status) {
+    if (Status s = PushStatus(&step, a.incident, inc.status, ""); !s.ok()) return s;
+  }
+  if (Status s = Commit(std::move(step)); !s.ok()) return s;
+  ++(found_existing ? stats_.tickets_found_existing : stats_.tickets_created);
+  spdlog::info("sync: incident {} has {} ticket {}{}", a.incident, a.backend, ticket.key,
+               found_existing ? " (found, not created again)" : "");
+  if (notify_ && !found_existing && found) {
+    Notification n;
+    n.kind = Notification::Kind::kTicketCreated;
+    n.incident_id = a.incident;
+    n.platform = inc.platform_name;
+    n.risk_ppm = inc.max_risk_ppm;
+    n.severity = a.priority;
+    n.user = inc.user_email;
+    n.classifications = inc.classification_types;
+    n.title = a.priority + " incident on " + inc.platform_name;
+    n.ticket_key = ticket.key;
+    n.ticket_url = ticket.url;
+    notify_->Post(n);
+  }
+  *finished = true;
+  return Status::Ok();
+}
+
+Status SyncEngine::ExecuteTransition(const std::string& key, Action& a, bool* finished) {
+  TicketRow row;
+  bool have = false;
+  if (Status s = projector_.FindTicket(a.incident, a.backend, &row, &have); !s.ok()) return s;
+  if (have && row.state == "requested") {  // the create comes first; it reconciles the status
+    *finished = false;
+    return Status::Ok();
+  }
+  IncidentStatus to;
+  ParseIncidentStatus(a.to, &to);
+  if (!have || row.state != "created") {
+    Step step;
+    step.mutations.push_back({Cf::kOutbox, key, "", true});
+    *finished = true;
+    return Commit(std::move(step));
+  }
+  auto moved = backends_.at(a.backend)->MoveTo(row.id, to);
+  if (!moved.ok()) return Retry(key, a, moved.status(), finished);
+  Step step;
+  std::string payload;
+  JsonText j(&payload);
+  j.Str("backend", a.backend).Str("to", a.to);
+  TicketFacts(j, *moved);
+  j.End();
+  if (Status s = Record(&step, rt::kTicketTransitionApplied, a.incident, payload); !s.ok()) return s;
+  step.mutations.push_back({Cf::kOutbox, key, "", true});
+  if (Status s = Commit(std::move(step)); !s.ok()) return s;
+  ++stats_.transitions_applied;
+  *finished = true;
+  return Status::Ok();
+}
+
+Status SyncEngine::ExecuteComment(const std::string& key, Action& a, bool* finished) {
+  TicketRow row;
+  bool have = false;
+  if (Status s = projector_.FindTicket(a.incident, a.backend, &row, &have); !s.ok()) return s;
+  if (have && row.state == "requested") {
+    *finished = false;
+    return Status::Ok();
+  }
+  if (!have || row.state != "created") {
+    Step step;
+    step.mutations.push_back({Cf::kOutbox, key, "", true});
+    *finished = true;
+    return Commit(std::move(step));
+  }
+  Status s = backends_.at(a.backend)->AddComment(row.id, Comment{a.text});
+  if (!s.ok()) return Retry(key, a, s, finished);
+  Step step;
+  std::string payload;
+  JsonText(&payload).Str("backend", a.backend).Str("key", row.key).Str("kind", a.comment_kind).End();
+  if (Status r = Record(&step, rt::kTicketCommentAdded, a.incident, payload); !r.ok()) return r;
+  step.mutations.push_back({Cf::kOutbox, key, "", true});
+  if (Status c = Commit(std::move(step)); !c.ok()) return c;
+  ++stats_.comments_added;
+  *finished = true;
+  return Status::Ok();
+}
+
+Status SyncEngine::Execute(const std::string& key, Action& a, bool* finished) {
+  if (!backends_.count(a.backend)) {
+    return Retry(key, a, Status::InvalidArgument("backend " + a.backend + " is not configured"), finished);
+  }
+  if (a.kind == "create") return ExecuteCreate(key, a, finished);
+  if (a.kind == "transition") return ExecuteTransition(key, a, finished);
+  if (a.kind == "comment") return ExecuteComment(key, a, finished);
+  return Retry(key, a, Status::InvalidArgument("unknown outbox action " + a.kind), finished);
+}
+
+Status SyncEngine::DrainOutbox(int* done) {
+  projector_.ForgetAll();
+  std::vector<std::pair<std::string, std::string>> rows;
+  Status s = log_->Scan(Cf::kOutbox, "", [&](std::string_view k, std::string_view v) {
+    rows.emplace_back(std::string(k), std::string(v));
+    return true;
+  });
+  if (!s.ok()) return s;
+  int64_t now = clock_->NowMicros();
+  std::set<std::string> blocked;  // incident/backend pairs with an unfinished earlier action
+  int completed = 0;
+  for (auto& [key, value] : rows) {
+    Action a;
+    if (!Action::FromJson(value, &a)) {
+      spdlog::error("sync: outbox row {} is unreadable; dropped", key);
+      Step step;
+      step.mutations.push_back({Cf::kOutbox, key, "", true});
+      if (Status c = Commit(std::move(step)); !c.ok()) return c;
+      continue;
+    }
+    std::string pair = a.incident + "/" + a.backend;
+    if (blocked.count(pair)) continue;
+    auto down = backend_down_until_.find(a.backend);
+    if (a.next_us > now || (down != backend_down_until_.end() && down->second > now)) {
+      blocked.insert(pair);
+      continue;
+    }
+    bool finished = false;
+    if (Status e = Execute(key, a, &finished); !e.ok()) return e;
+    if (finished) {
+      ++completed;
+    } else {
+      blocked.insert(pair);
+    }
+  }
+  if (done) *done = completed;
+  return Status::Ok();
+}
+
+Status SyncEngine::PendingActions(uint64_t* count) const {
+  *count = 0;
+  return log_->Scan(Cf::kOutbox, "", [&](std::string_view, std::string_view) {
+    ++*count;
+    return true;
+  });
+}
+
+// --- status -----------------------------------------------------------------
+
+Status SyncEngine::PushStatus(Step* step, const std::string& incident, IncidentStatus to,
+                              const std::string& except_backend) {
+  // The incident's tickets: on every configured backend, and on any backend
+  // it has a ticket on (set-status may run without backends configured).
+  std::set<std::string> candidates(backend_names_.begin(), backend_names_.end());
+  std::string prefix = incident + '\0';
+  Status scanned = log_->Scan(Cf::kTickets, prefix, [&](std::string_view k, std::string_view) {
+    candidates.emplace(k.substr(prefix.size()));
+    return true;
+  });
+  if (!scanned.ok()) return scanned;
+  for (const auto& backend : candidates) {
+    if (backend == except_backend) continue;
+    TicketRow row;
+    bool have = false;
+    if (Status s = projector_.FindTicket(incident, backend, &row, &have); !s.ok()) return s;
+    if (!have || row.state != "created" || row.status == to) continue;
+    std::string payload;
+    JsonText(&payload).Str("backend", backend).Str("key", row.key).Str("to", IncidentStatusName(to)).End();
+    if (Status s = Record(step, rt::kTicketTransitionRequested, incident, payload); !s.ok()) return s;
+    Action a;
+    a.kind = "transition";
+    a.incident = incident;
+    a.backend = backend;
+    a.to = IncidentStatusName(to);
+    step->mutations.push_back({Cf::kOutbox, OutboxKey(incident, backend, "transition"), a.ToJson()});
+  }
+  return Status::Ok();
+}
+
+Status SyncEngine::SetStatus(const std::string& incident, IncidentStatus to, const std::string& source,
+                             const std::string& note) {
+  projector_.ForgetAll();
+  Incident inc;
+  bool found = false;
+  if (Status s = projector_.FindIncident(incident, &inc, &found); !s.ok()) return s;
+  if (!found) return Status::NotFound("no incident " + incident);
+  if (inc.status == to) return Status::Ok();
+  Step step;
+  std::string payload;
+  JsonText(&payload)
+      .Str("source", source)
+      .Str("from", IncidentStatusName(inc.status))
+      .Str("to", IncidentStatusName(to))
+      .Str("note", note)
+      .End();
+  if (Status s = Record(&step, rt::kTicketStatusChanged, incident, payload); !s.ok()) return s;
+  if (Status s = PushStatus(&step, incident, to, ""); !s.ok()) return s;
+  return Commit(std::move(step));
+}
+
+Status SyncEngine::Poll(const std::string& backend_name) {
+  Backend* backend = backends_.at(backend_name);
+  projector_.ForgetAll();
+  ChangeCursor cursor;
+  std::string v;
+  if (log_->Get(Cf::kMeta, PollCursorKey(backend_name), &v).ok()) ChangeCursor::Decode(v, &cursor);
+  // Transitions noxsync still owes this backend: the other side of a conflict.
+  std::map<std::string, std::vector<std::string>> pending;  // incident -> outbox keys
+  Status s = log_->Scan(Cf::kOutbox, "", [&](std::string_view k, std::string_view val) {
+    Action a;
+    if (Action::FromJson(val, &a) && a.kind == "transition" && a.backend == backend_name) {
+      pending[a.incident].emplace_back(k);
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+  Step step;
+  std::string token;
+  do {
+    auto page = backend->ChangedSince(cursor.since_us(), token);
+    if (!page.ok()) return page.status();  // nothing committed: the next poll sees it all again
+    for (const Ticket& t : page->tickets) {
+      if (!cursor.Accept(t)) continue;
+      std::string incident;
+      bool found = false;
+      if (Status g = state_.Get(Cf::kByTicket, TicketKeyKey(backend_name, t.key), &incident, &found); !g.ok()) return g;
+      if (!found) continue;  // not a ticket noxsync made
+      TicketRow row;
+      bool have = false;
+      if (Status f = projector_.FindTicket(incident, backend_name, &row, &have); !f.ok()) return f;
+      if (!have) continue;
+      if (row.version == t.version || t.status == row.status) {
+        ++stats_.echoes_ignored;  // noxsync's own change, or no status change
+        continue;
+      }
+      Incident inc;
+      bool inc_found = false;
+      if (Status f = projector_.FindIncident(incident, &inc, &inc_found); !f.ok()) return f;
+      if (!inc_found) continue;
+      auto owed = pending.find(incident);
+      bool conflict = owed != pending.end() && !owed->second.empty() && t.status != inc.status;
+      bool ticket_wins = true;
+      if (conflict) {
+        ticket_wins = config_.conflict_policy == ConflictPolicy::kTicketWins || t.updated_us >= inc.updated_at_us;
+        std::string payload;
+        JsonText(&payload)
+            .Str("backend", backend_name)
+            .Str("key", t.key)
+            .Str("noxys_status", IncidentStatusName(inc.status))
+            .Str("ticket_status", IncidentStatusName(t.status))
+            .Str("policy", config_.conflict_policy == ConflictPolicy::kTicketWins ? "ticket_wins" : "latest_wins")
+            .Str("winner", ticket_wins ? "ticket" : "noxys")
+            .End();
+        if (Status r = Record(&step, rt::kSyncConflict, incident, payload); !r.ok()) return r;
+        ++stats_.conflicts;
+        if (!ticket_wins) continue;  // the owed transition will overwrite the ticket
+        for (const auto& k : owed->second) step.mutations.push_back({Cf::kOutbox, k, "", true});
+        owed->second.clear();
+      }
+      std::string payload;
+      JsonText j(&payload);
+      j.Str("source", backend_name)
+          .Str("backend", backend_name)
+          .Str("from", IncidentStatusName(inc.status))
+          .Str("to", IncidentStatusName(t.status));
+      TicketFacts(j, t);
+      j.End();
+      if (Status r = Record(&step, rt::kTicketStatusChanged, incident, payload); !r.ok()) return r;
+      ++stats_.status_changes_from_tickets;
+      if (inc.status != t.status) {
+        if (Status p = PushStatus(&step, incident, t.status, backend_name); !p.ok()) return p;
+      }
+    }
+    token = page->next_page;
+  } while (!token.empty());
+  cursor.Commit();
+  step.mutations.push_back({Cf::kMeta, PollCursorKey(backend_name), cursor.Encode()});
+  return Commit(std::move(step));
+}
+
+Status SyncEngine::RunOnce() {
+  if (Status s = PlanNewRecords(); !s.ok()) return s;
+  if (Status s = DrainOutbox(); !s.ok()) return s;
+  for (const auto& name : backend_names_) {
+    Status s = Poll(name);
+    if (s.code() == Status::Code::kIOError || s.code() == Status::Code::kCorruption) return s;
+    if (!s.ok()) spdlog::warn("sync: polling {} failed; the next poll reads the same changes again: {}", name, s.message());
+  }
+  return DrainOutbox();
+}
+
+}  // namespace noxsync

@@ -1,0 +1,120 @@
+// SyncEngine: the hub between Noxys incidents and their tickets.
+//
+// It follows the event log: a new incident is matched against the rules and,
+// for each backend the winning rule names, a ticket is requested (a
+// `ticket.create_requested` record and an outbox row, in one step). The
+// outbox is drained in order: before creating, the backend is asked for a
+// ticket carrying the incident id, so a crash between "created" and
+// "logged" heals instead of duplicating; failures are retried with backoff
+// and end in `ticket.create_failed` after a bound. Each backend is polled
+// for tickets changed since its cursor; a change people made moves the
+// incident and is pushed to the incident's other tickets, while a change
+// noxsync made itself (its version is the one noxsync recorded) is not
+// echoed. When both sides changed, the conflict policy decides and
+// `sync.conflict` keeps both values. The cursor moves in the same step as
+// the changes it produced.
+//
+// The engine writes the store: the EventLog must be open for writing and
+// must outlive it, as must the backends and the clock. It rereads the store
+// at the start of each call, so an Ingestor on the same log may write
+// between calls, not during one. Not thread-safe: one thread drives it
+// (RunOnce, or the calls one by one).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "store/event_log.h"
+#include "sync/backend.h"
+#include "sync/change_cursor.h"
+#include "sync/clock.h"
+#include "sync/notifier.h"
+#include "sync/projector.h"
+#include "sync/sync_config.h"
+
+namespace noxsync {
+
+class NotificationDispatcher;
+
+struct EngineStats {
+  uint64_t tickets_requested = 0;
+  uint64_t tickets_created = 0;
+  uint64_t tickets_found_existing = 0;  // a create healed by find-by-incident
+  uint64_t create_failures = 0;         // gave up (ticket.create_failed)
+  uint64_t transitions_applied = 0;
+  uint64_t comments_added = 0;
+  uint64_t status_changes_from_tickets = 0;
+  uint64_t echoes_ignored = 0;
+  uint64_t conflicts = 0;
+  uint64_t no_rule = 0;
+};
+
+class SyncEngine {
+ public:
+  // `backends` by name ("jira", "servicenow"); `notify` may be null.
+  SyncEngine(EventLog* log, std::map<std::string, Backend*> backends, const Clock* clock, SyncConfig config,
+             NotificationDispatcher* notify = nullptr);
+
+  // Reads the new log records since the engine's cursor and requests the
+  // tickets the rules ask for (and recurrence comments).
+  Status PlanNewRecords();
+
+  // Executes due outbox actions in order. A backend that is down delays its
+  // own actions only. *done counts the actions completed or given up.
+  Status DrainOutbox(int* done = nullptr);
+
+  // Reads the backend's changed tickets and reconciles them.
+  Status Poll(const std::string& backend);
+
+  // A status change made in Noxys (or by noxsync itself: "rule"): recorded,
+  // then pushed to every ticket of the incident through the outbox.
+  Status SetStatus(const std::string& incident, IncidentStatus to, const std::string& source,
+                   const std::string& note);
+
+  // One pass: plan, drain, poll every backend, drain again.
+  Status RunOnce();
+
+  const EngineStats& stats() const { return stats_; }
+  // Outbox actions waiting (due or not).
+  Status PendingActions(uint64_t* count) const;
+
+ private:
+  struct Action;
+  Status PlanIncident(const LogRecord& opened, const std::string& event_text, Step* step);
+  Status PlanRecurrence(const LogRecord& recurred, Step* step);
+  Status Execute(const std::string& outbox_key, Action& action, bool* finished);
+  Status ExecuteCreate(const std::string& outbox_key, Action& action, bool* finished);
+  Status ExecuteTransition(const std::string& outbox_key, Action& action, bool* finished);
+  Status ExecuteComment(const std::string& outbox_key, Action& action, bool* finished);
+  Status Retry(const std::string& outbox_key, Action& action, const Status& why, bool* finished);
+  // Appends a record to `step` and folds it into the staged projections.
+  Status Record(Step* step, const std::string& type, const std::string& incident, const std::string& payload);
+  // Queues transitions of the incident's tickets (except `except_backend`)
+  // to `to`, as records and outbox rows in `step`.
+  Status PushStatus(Step* step, const std::string& incident, IncidentStatus to, const std::string& except_backend);
+  std::string OutboxKey(const std::string& incident, const std::string& backend, const char* kind);
+  Status Commit(Step step);
+  NewTicket BuildTicket(const std::string& incident, const NoxysEvent& e, const RuleOutcome& rule,
+                        const std::string& backend) const;
+
+  EventLog* log_;
+  std::map<std::string, Backend*> backends_;
+  std::vector<std::string> backend_names_;
+  const Clock* clock_;
+  SyncConfig config_;
+  NotificationDispatcher* notify_;
+  StagedState state_;
+  Projector projector_;
+  uint64_t outbox_counter_ = 0;
+  std::map<std::string, int64_t> backend_down_until_;  // backend -> time its actions wait until
+  EngineStats stats_;
+};
+
+// The meta key of the engine's log cursor and of each backend's poll cursor.
+inline constexpr const char* kMetaEngineSeq = "engine_seq";
+std::string PollCursorKey(const std::string& backend);
+
+}  // namespace noxsync
