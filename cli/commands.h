@@ -18,5 +18,10 @@ int RunTestConnection(const Argv& argv);
 int RunSync(const Argv& argv);
 int RunIncident(const Argv& argv);
 int RunConfig(const Argv& argv);
+int RunSla(const Argv& argv);
+
+class Args;
+// replay --since (in sync_command.cc): the ticket half of `replay`.
+int RunReplaySince(const Args& args);
 
 }  // namespace noxsync::cli

@@ -19,11 +19,13 @@ Commands:
   incidents       list incidents (--status, --platform, --since, --until)
   history ID      what happened to an incident (or the incident of an event)
   verify          recompute the hash chain of the event log
-  replay          --rebuild: recreate indexes and projections from the log
+  replay          --rebuild: recreate indexes and projections from the log;
+                  --since T: create the tickets missing since T
   sync --config FILE [--once]
                   create tickets by the rules, keep statuses in sync both ways
   incident set-status ID STATUS [--note TEXT]
                   change an incident's status in Noxys and push it to its tickets
+  sla             open incidents by SLA deadline: time left or overdue
   config check --config FILE
                   report every problem of a configuration file
   test-connection jira|servicenow --config FILE
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
   if (cmd == "sync") return RunSync(rest);
   if (cmd == "incident") return RunIncident(rest);
   if (cmd == "config") return RunConfig(rest);
+  if (cmd == "sla") return RunSla(rest);
   std::fprintf(stderr, "noxsync: unknown command \"%s\"\n\n%s", cmd.c_str(), kUsage);
   return kExitUsage;
 }

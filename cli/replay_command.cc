@@ -12,6 +12,7 @@ namespace noxsync::cli {
 namespace {
 
 constexpr const char* kUsage = R"(usage: noxsync replay --rebuild [--db PATH]
+       noxsync replay --since T [--until T] [--dry-run] --config FILE [--db PATH]
 
 --rebuild  drops every index and projection (by_incident, by_event, by_ticket,
            incidents, by_fingerprint) and recreates them from the event log
@@ -19,8 +20,13 @@ constexpr const char* kUsage = R"(usage: noxsync replay --rebuild [--db PATH]
            whether it is byte for byte the same. The log itself is only read.
            Needs the store for writing: stop `ingest`/`serve` first.
 
-Re-running the ticket rules over stored events (replay --since) comes with the
-sync engine.
+--since T  re-runs the configuration's rules over the incidents whose first
+           event is between --since and --until (default: now; RFC 3339 or a
+           date) and creates the tickets that are missing: a rule added
+           later, an outage, bad credentials at the time. An incident that
+           has a ticket on a backend, or one on its way, gets no second one,
+           so running it twice is safe. --dry-run lists what it would create.
+           Needs the store for writing: while `sync` runs, it is refused.
 
   --db PATH  the store (default: $NOXSYNC_DB, else ./noxsync-data)
 
@@ -46,12 +52,13 @@ Status Snapshot(const EventLog& log, std::map<Cf, CfState>* out) {
 }  // namespace
 
 int RunReplay(const Argv& argv) {
-  Args args({"--rebuild"}, {"--db"});
+  Args args({"--rebuild", "--dry-run"}, {"--db", "--since", "--until", "--config"});
   std::string err;
   if (!args.Parse(argv, &err)) return Fail(kExitUsage, err + "\n" + kUsage);
   if (args.help()) return std::fputs(kUsage, stdout), kExitOk;
-  if (!args.Has("--rebuild") || !args.positional().empty()) {
-    return Fail(kExitUsage, std::string("replay needs --rebuild for now\n") + kUsage);
+  if (args.Given("--since") && !args.Has("--rebuild") && args.positional().empty()) return RunReplaySince(args);
+  if (!args.Has("--rebuild") || !args.positional().empty() || args.Given("--since")) {
+    return Fail(kExitUsage, std::string("replay takes --rebuild, or --since T\n") + kUsage);
   }
   EventLogOptions opts;
   opts.holder = "noxsync replay --rebuild";

@@ -17,6 +17,7 @@
 #include "cli/engine_setup.h"
 #include "store/event_log.h"
 #include "sync/engine.h"
+#include "sync/timestamp.h"
 
 namespace noxsync::cli {
 namespace {
@@ -93,7 +94,105 @@ void PrintStats(const EngineStats& s, uint64_t pending) {
               static_cast<unsigned long long>(pending));
 }
 
+constexpr const char* kSlaUsage = R"(usage: noxsync sla [--config FILE] [--json] [--db PATH]
+
+Lists the open incidents that have tickets, by SLA deadline: time left, or
+how long overdue and whether the breach is recorded. Deadlines come from the
+priority map (the configuration's, else the defaults: Critical 1 h, High 4 h,
+Medium 1 d, Low 5 d to leave Open). Reads only.
+
+Exit: 0 listed, 1 the store failed, 2 usage or configuration error.
+)";
+
+std::string Duration(int64_t us) {
+  int64_t m = (us < 0 ? -us : us) / 60'000'000;
+  char buf[48];
+  if (m >= 1440) {
+    std::snprintf(buf, sizeof buf, "%lldd %02lldh", static_cast<long long>(m / 1440), static_cast<long long>(m % 1440 / 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldh %02lldm", static_cast<long long>(m / 60), static_cast<long long>(m % 60));
+  }
+  return buf;
+}
+
 }  // namespace
+
+int RunSla(const Argv& argv) {
+  Args args({"--json"}, {"--config", "--db"});
+  std::string err;
+  if (!args.Parse(argv, &err)) return Fail(kExitUsage, err + "\n" + kSlaUsage);
+  if (args.help()) return std::fputs(kSlaUsage, stdout), kExitOk;
+  NoxsyncConfig config;
+  int code = kExitOk;
+  if (args.Given("--config") && !Load(args.Get("--config"), &config, &code)) return code;
+  auto log = EventLog::OpenForRead(StorePath(args));
+  if (!log.ok()) return Fail(log.status().IsNotFound() ? kExitUsage : kExitFailure, log.status().message());
+  std::vector<SlaStanding> standings;
+  if (Status s = SlaStandings(**log, config.sync, &standings); !s.ok()) return Fail(kExitFailure, s.message());
+  int64_t now = SystemClock().NowMicros();
+  if (args.Has("--json")) {
+    std::string out = "[";
+    for (size_t i = 0; i < standings.size(); ++i) {
+      const auto& st = standings[i];
+      out += (i ? "," : "") + std::string("{\"incident\":\"") + st.incident + "\",\"priority\":\"" +
+             SeverityName(st.priority) + "\",\"deadline\":\"" + st.deadline + "\",\"due\":\"" +
+             FormatTimestamp(st.due_us) + "\",\"overdue\":" + (st.due_us < now ? "true" : "false") +
+             ",\"breach_recorded\":" + (st.breached ? "true" : "false") + "}";
+    }
+    std::printf("%s]\n", out.c_str());
+    return kExitOk;
+  }
+  std::printf("%-14s  %-8s  %-10s  %-24s  %s\n", "INCIDENT", "PRIORITY", "DEADLINE", "DUE (UTC)", "STANDING");
+  for (const auto& st : standings) {
+    std::string standing = st.due_us >= now ? Duration(st.due_us - now) + " left"
+                                            : "overdue by " + Duration(now - st.due_us) +
+                                                  (st.breached ? " (breach recorded)" : " (breach not yet recorded)");
+    std::printf("%-14s  %-8s  %-10s  %-24s  %s\n", st.incident.c_str(), SeverityName(st.priority), st.deadline.c_str(),
+                FormatTimestamp(st.due_us).c_str(), standing.c_str());
+  }
+  if (standings.empty()) std::printf("(no open incident with tickets)\n");
+  return kExitOk;
+}
+
+int RunReplaySince(const Args& args) {
+  if (!args.Given("--config")) return Fail(kExitUsage, "replay --since needs --config FILE (the rules and backends)");
+  int64_t since = 0, until = INT64_MAX;
+  if (!ParseTimestamp(args.Get("--since"), &since)) {
+    return Fail(kExitUsage, "--since: \"" + args.Get("--since") + "\" is not RFC 3339 or a date");
+  }
+  if (args.Given("--until") && !ParseTimestamp(args.Get("--until"), &until)) {
+    return Fail(kExitUsage, "--until: \"" + args.Get("--until") + "\" is not RFC 3339 or a date");
+  }
+  NoxsyncConfig config;
+  int code = kExitOk;
+  if (!Load(args.Get("--config"), &config, &code)) return code;
+  SystemClock clock;
+  SystemSleeper sleeper;
+  EngineSetup setup;
+  if (Status s = BuildEngineSetup(config, clock, sleeper, &setup); !s.ok()) return Fail(kExitUsage, s.message());
+  EventLogOptions opts;
+  opts.holder = "noxsync replay --since";
+  auto log = EventLog::OpenForWrite(StorePath(args), opts);
+  if (!log.ok()) return Fail(kExitFailure, log.status().message());
+  SyncEngine engine(log->get(), setup.backends, &clock, config.sync, setup.notify.get());
+  bool dry = args.Has("--dry-run");
+  std::vector<SyncEngine::Planned> planned;
+  if (Status s = engine.Replay(since, until, dry, &planned); !s.ok()) return Fail(kExitFailure, s.message());
+  for (const auto& p : planned) {
+    std::printf("%s %s ticket for %s (rule %s, %s)\n", dry ? "would create" : "requested", p.backend.c_str(),
+                p.incident.c_str(), p.rule.c_str(), p.priority.c_str());
+  }
+  if (!dry && !planned.empty()) {
+    if (Status s = engine.DrainOutbox(); !s.ok()) return Fail(kExitFailure, s.message());
+  }
+  if (setup.notify) setup.notify->Stop();
+  std::printf("%zu missing ticket(s)%s\n", planned.size(),
+              dry ? " (dry run: nothing written)"
+                  : ("; created " + std::to_string(engine.stats().tickets_created) + ", found existing " +
+                     std::to_string(engine.stats().tickets_found_existing))
+                        .c_str());
+  return kExitOk;
+}
 
 int RunSync(const Argv& argv) {
   Args args({"--once"}, {"--config", "--db"});

@@ -112,6 +112,11 @@ std::string DescribeRecord(const LogRecord& r) {
     return "conflict on " + b + " " + Str(o, "key") + ": Noxys " + Str(o, "noxys_status") + ", ticket " +
            Str(o, "ticket_status") + "; " + Str(o, "policy") + ": the " + Str(o, "winner") + " wins";
   }
+  if (r.type == rt::kSlaBreached) {
+    return Str(o, "priority") + " " + Str(o, "deadline") + " SLA breached (due " + FormatTimestamp(Int(o, "due_us")) + ")";
+  }
+  if (r.type == rt::kSlaEscalated) return "escalated: " + Str(o, "action") + " on the tickets";
+  if (r.type == rt::kIncidentAutoResolved) return Str(o, "from") + " -> Resolved automatically: " + Str(o, "reason");
   if (r.type == rt::kBackendError) {
     return b + " " + Str(o, "action") + " gave up after " + std::to_string(Int(o, "attempts")) + " attempt(s): " +
            Str(o, "reason");

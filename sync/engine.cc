@@ -170,7 +170,8 @@ NewTicket SyncEngine::BuildTicket(const std::string& incident, const NoxysEvent&
 
 // --- planning -------------------------------------------------------------
 
-Status SyncEngine::PlanIncident(const LogRecord& opened, const std::string& event_text, Step* step) {
+Status SyncEngine::PlanIncident(const LogRecord& opened, const std::string& event_text, Step* step,
+                                std::vector<Planned>* planned, bool dry_run) {
   NoxysEvent e;
   std::string error;
   if (event_text.empty() || !ParseNoxysEvent(event_text, &e, &error)) {
@@ -179,6 +180,7 @@ Status SyncEngine::PlanIncident(const LogRecord& opened, const std::string& even
   }
   RuleOutcome rule = config_.Decide(e, backend_names_);
   if (!rule.matched || rule.backends.empty()) {
+    if (planned) return Status::Ok();  // a replay: the first pass said so already
     ++stats_.no_rule;
     std::string payload;
     JsonText(&payload)
@@ -192,6 +194,8 @@ Status SyncEngine::PlanIncident(const LogRecord& opened, const std::string& even
     bool found = false;
     if (Status s = projector_.FindTicket(opened.incident, backend, &row, &found); !s.ok()) return s;
     if (found && row.state != "failed") continue;  // requested or created already
+    if (planned) planned->push_back({opened.incident, backend, rule.rule, SeverityName(rule.priority)});
+    if (dry_run) continue;
     std::string payload;
     JsonText(&payload)
         .Str("backend", backend)
@@ -634,6 +638,191 @@ Status SyncEngine::Poll(const std::string& backend_name) {
   return Commit(std::move(step));
 }
 
+namespace {
+
+// The incident's priority: the highest the rules gave its tickets, else its risk's.
+Severity IncidentPriority(const EventLog& log, const SyncConfig& config, const Incident& inc, bool* has_tickets) {
+  Severity p = config.PriorityForRisk(inc.max_risk_ppm);
+  *has_tickets = false;
+  log.Scan(Cf::kTickets, inc.id + '\0', [&](std::string_view, std::string_view v) {
+    TicketRow row;
+    if (TicketRowFromJson(v, &row).ok() && row.state != "failed") {
+      *has_tickets = true;
+      Severity rp;
+      if (ParseSeverity(row.priority, &rp)) p = std::max(p, rp);
+    }
+    return true;
+  });
+  return p;
+}
+
+}  // namespace
+
+Status SlaStandings(const EventLog& log, const SyncConfig& config, std::vector<SlaStanding>* out) {
+  std::vector<Incident> open;
+  Status s = log.Scan(Cf::kIncidents, "", [&](std::string_view, std::string_view v) {
+    Incident inc;
+    if (IncidentFromJson(v, &inc).ok() &&
+        (inc.status == IncidentStatus::kOpen || inc.status == IncidentStatus::kInProgress)) {
+      open.push_back(std::move(inc));
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+  for (const Incident& inc : open) {
+    bool has_tickets = false;
+    Severity p = IncidentPriority(log, config, inc, &has_tickets);
+    if (!has_tickets) continue;
+    auto level = config.priorities.find(p);
+    if (level == config.priorities.end()) continue;
+    auto add = [&](const char* deadline, int64_t sla) {
+      SlaStanding st;
+      st.incident = inc.id;
+      st.priority = p;
+      st.deadline = deadline;
+      st.due_us = inc.opened_at_us + sla;
+      std::string v;
+      st.breached = log.Get(Cf::kMeta, SlaBreachKey(inc.id, deadline), &v).ok();
+      out->push_back(st);
+    };
+    if (inc.status == IncidentStatus::kOpen && level->second.response_sla_us > 0) add("response", level->second.response_sla_us);
+    if (level->second.resolution_sla_us > 0) add("resolution", level->second.resolution_sla_us);
+  }
+  std::sort(out->begin(), out->end(), [](const SlaStanding& a, const SlaStanding& b) { return a.due_us < b.due_us; });
+  return Status::Ok();
+}
+
+Status SyncEngine::CheckSla() {
+  projector_.ForgetAll();
+  std::vector<SlaStanding> standings;
+  if (Status s = SlaStandings(*log_, config_, &standings); !s.ok()) return s;
+  int64_t now = clock_->NowMicros();
+  for (const SlaStanding& st : standings) {
+    if (st.breached || st.due_us > now) continue;
+    Step step;
+    std::string payload;
+    JsonText(&payload)
+        .Str("deadline", st.deadline)
+        .Str("priority", SeverityName(st.priority))
+        .Int("due_us", st.due_us)
+        .End();
+    if (Status s = Record(&step, rt::kSlaBreached, st.incident, payload); !s.ok()) return s;
+    std::string text = "SLA breached: the " + std::string(SeverityName(st.priority)) + " " + st.deadline +
+                       " deadline passed at " + FormatTimestamp(st.due_us) + ".";
+    if (config_.escalate_with_comment) {
+      for (const auto& backend : backend_names_) {
+        TicketRow row;
+        bool have = false;
+        if (Status s = projector_.FindTicket(st.incident, backend, &row, &have); !s.ok()) return s;
+        if (!have || row.state != "created") continue;
+        Action a;
+        a.kind = "comment";
+        a.incident = st.incident;
+        a.backend = backend;
+        a.text = text;
+        a.comment_kind = "sla";
+        step.mutations.push_back({Cf::kOutbox, OutboxKey(st.incident, backend, "comment"), a.ToJson()});
+      }
+      std::string esc;
+      JsonText(&esc).Str("deadline", st.deadline).Str("action", "comment").Str("text", text).End();
+      if (Status s = Record(&step, rt::kSlaEscalated, st.incident, esc); !s.ok()) return s;
+    }
+    if (Status s = Commit(std::move(step)); !s.ok()) return s;
+    ++stats_.sla_breaches;
+    spdlog::warn("sync: incident {} breached its {} {} SLA (due {})", st.incident, SeverityName(st.priority),
+                 st.deadline, FormatTimestamp(st.due_us));
+    if (notify_) {
+      Incident inc;
+      bool found = false;
+      projector_.FindIncident(st.incident, &inc, &found);
+      Notification n;
+      n.kind = Notification::Kind::kSlaBreached;
+      n.incident_id = st.incident;
+      n.title = std::string(SeverityName(st.priority)) + " incident on " + inc.platform_name;
+      n.platform = inc.platform_name;
+      n.risk_ppm = inc.max_risk_ppm;
+      n.severity = SeverityName(st.priority);
+      n.user = inc.user_email;
+      n.classifications = inc.classification_types;
+      n.detail = text;
+      for (const auto& backend : backend_names_) {
+        TicketRow row;
+        bool have = false;
+        if (projector_.FindTicket(st.incident, backend, &row, &have).ok() && have && row.state == "created") {
+          n.ticket_key = row.key;
+          n.ticket_url = row.url;
+          break;
+        }
+      }
+      notify_->Post(n);
+    }
+  }
+  return Status::Ok();
+}
+
+Status SyncEngine::AutoResolve() {
+  if (config_.auto_resolve_after_us <= 0) return Status::Ok();
+  projector_.ForgetAll();
+  int64_t now = clock_->NowMicros();
+  std::vector<Incident> quiet;
+  Status s = log_->Scan(Cf::kIncidents, "", [&](std::string_view, std::string_view v) {
+    Incident inc;
+    if (!IncidentFromJson(v, &inc).ok()) return true;
+    bool active = inc.status == IncidentStatus::kOpen || inc.status == IncidentStatus::kInProgress;
+    // Quiet since the last event, or since noxsync opened it (old events
+    // replayed today are not "quiet for a day").
+    int64_t last = std::max(inc.last_seen_us, inc.opened_at_us);
+    if (active && inc.action == PolicyAction::kCoach && now - last >= config_.auto_resolve_after_us) {
+      quiet.push_back(std::move(inc));
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+  for (const Incident& inc : quiet) {
+    Step step;
+    std::string payload;
+    JsonText(&payload)
+        .Str("from", IncidentStatusName(inc.status))
+        .Str("reason", "COACH incident with no event for " + std::to_string(config_.auto_resolve_after_us / 3600'000'000LL) + " h")
+        .Int("last_event_us", inc.last_seen_us)
+        .End();
+    if (Status r = Record(&step, rt::kIncidentAutoResolved, inc.id, payload); !r.ok()) return r;
+    if (Status p = PushStatus(&step, inc.id, IncidentStatus::kResolved, ""); !p.ok()) return p;
+    if (Status c = Commit(std::move(step)); !c.ok()) return c;
+    ++stats_.auto_resolved;
+  }
+  return Status::Ok();
+}
+
+Status SyncEngine::Replay(int64_t since_us, int64_t until_us, bool dry_run, std::vector<Planned>* planned) {
+  projector_.ForgetAll();
+  Step step;
+  std::map<std::string, std::string> event_text;
+  Status inner;
+  Status s = log_->ScanLog(1, [&](const LogRecord& r) {
+    if (r.type == rt::kEventReceived) {
+      event_text[r.incident] = r.payload;
+    } else if (r.type == rt::kIncidentOpened) {
+      json::error_code ec;
+      json::value v = json::parse(r.payload, ec);
+      const json::value* t = !ec && v.is_object() ? v.get_object().if_contains("event_time_us") : nullptr;
+      int64_t when = t && t->is_int64() ? t->get_int64() : 0;
+      if (when >= since_us && when <= until_us) {
+        inner = PlanIncident(r, event_text[r.incident], &step, planned, dry_run);
+        if (inner.ok() && step.records.size() >= 512) {
+          inner = Commit(std::move(step));
+          step = Step{};
+        }
+      }
+      event_text.erase(r.incident);
+    }
+    return inner.ok();
+  });
+  if (!s.ok()) return s;
+  if (!inner.ok()) return inner;
+  return dry_run ? Status::Ok() : Commit(std::move(step));
+}
+
 Status SyncEngine::RunOnce() {
   if (Status s = PlanNewRecords(); !s.ok()) return s;
   if (Status s = DrainOutbox(); !s.ok()) return s;
@@ -642,6 +831,8 @@ Status SyncEngine::RunOnce() {
     if (s.code() == Status::Code::kIOError || s.code() == Status::Code::kCorruption) return s;
     if (!s.ok()) spdlog::warn("sync: polling {} failed; the next poll reads the same changes again: {}", name, s.message());
   }
+  if (Status s = CheckSla(); !s.ok()) return s;
+  if (Status s = AutoResolve(); !s.ok()) return s;
   return DrainOutbox();
 }
 

@@ -50,7 +50,21 @@ struct EngineStats {
   uint64_t echoes_ignored = 0;
   uint64_t conflicts = 0;
   uint64_t no_rule = 0;
+  uint64_t sla_breaches = 0;
+  uint64_t auto_resolved = 0;
 };
+
+// Where an incident stands against its SLA (for `noxsync sla`).
+struct SlaStanding {
+  std::string incident;
+  Severity priority = Severity::kLow;
+  std::string deadline;  // "response" or "resolution"
+  int64_t due_us = 0;
+  bool breached = false;  // recorded as sla.breached
+};
+// Incidents with tickets whose deadline is not met yet (or was missed), by
+// due time. Reads only.
+Status SlaStandings(const EventLog& log, const SyncConfig& config, std::vector<SlaStanding>* out);
 
 class SyncEngine {
  public:
@@ -74,7 +88,27 @@ class SyncEngine {
   Status SetStatus(const std::string& incident, IncidentStatus to, const std::string& source,
                    const std::string& note);
 
-  // One pass: plan, drain, poll every backend, drain again.
+  // Records each SLA deadline passed (once per incident and deadline),
+  // notifies and escalates (a comment on the tickets).
+  Status CheckSla();
+
+  // Resolves COACH incidents with no event for auto_resolve_after, in Noxys
+  // and in their tickets.
+  Status AutoResolve();
+
+  // Re-runs the rules over the incidents whose first event is in [since,
+  // until] and requests the tickets that are missing (never for a backend
+  // where the incident has a ticket or one is on its way). With dry_run
+  // nothing is written; *planned lists what would be (or was) requested.
+  struct Planned {
+    std::string incident;
+    std::string backend;
+    std::string rule;
+    std::string priority;
+  };
+  Status Replay(int64_t since_us, int64_t until_us, bool dry_run, std::vector<Planned>* planned);
+
+  // One pass: plan, drain, poll every backend, SLA, auto-resolve, drain again.
   Status RunOnce();
 
   const EngineStats& stats() const { return stats_; }
@@ -83,7 +117,8 @@ class SyncEngine {
 
  private:
   struct Action;
-  Status PlanIncident(const LogRecord& opened, const std::string& event_text, Step* step);
+  Status PlanIncident(const LogRecord& opened, const std::string& event_text, Step* step,
+                      std::vector<Planned>* planned = nullptr, bool dry_run = false);
   Status PlanRecurrence(const LogRecord& recurred, Step* step);
   Status Execute(const std::string& outbox_key, Action& action, bool* finished);
   Status ExecuteCreate(const std::string& outbox_key, Action& action, bool* finished);

@@ -279,9 +279,32 @@ Status Projector::FindTicket(std::string_view incident, std::string_view backend
   return TicketRowFromJson(v, row);
 }
 
+std::string SlaBreachKey(std::string_view incident, std::string_view deadline) {
+  return "sla_breached/" + std::string(incident) + "/" + std::string(deadline);
+}
+
 Status Projector::OnSyncRecord(int64_t time_us, std::string_view type, std::string_view incident,
                                std::string_view payload) {
   namespace rt = record_type;
+  if (type == rt::kIncidentAutoResolved) {
+    Incident inc;
+    bool found = false;
+    if (Status s = FindIncident(incident, &inc, &found); !s.ok()) return s;
+    if (!found) return Status::Corruption("incident.auto_resolved for unknown incident " + std::string(incident));
+    inc.status = IncidentStatus::kResolved;
+    inc.updated_at_us = time_us;
+    PutIncident(inc);
+    PutFingerprint(inc);
+    return Status::Ok();
+  }
+  if (type == rt::kSlaBreached) {
+    json::error_code ec;
+    json::value v = json::parse(json::string_view(payload.data(), payload.size()), ec);
+    const json::value* d = !ec && v.is_object() ? v.get_object().if_contains("deadline") : nullptr;
+    if (!d || !d->is_string()) return Status::Corruption("sla.breached of " + std::string(incident) + ": no deadline");
+    state_->Put(Cf::kMeta, SlaBreachKey(incident, std::string(d->get_string())), std::to_string(time_us));
+    return Status::Ok();
+  }
   bool ticket_type = type == rt::kTicketCreateRequested || type == rt::kTicketCreated ||
                      type == rt::kTicketCreateFailed || type == rt::kTicketStatusChanged ||
                      type == rt::kTicketTransitionApplied || type == rt::kTicketCommentRequested;

@@ -37,7 +37,14 @@ inline constexpr const char* kTicketCommentRequested = "ticket.comment_requested
 inline constexpr const char* kTicketCommentAdded = "ticket.comment_added";
 inline constexpr const char* kSyncConflict = "sync.conflict";
 inline constexpr const char* kBackendError = "backend.error";
+inline constexpr const char* kSlaBreached = "sla.breached";
+inline constexpr const char* kSlaEscalated = "sla.escalated";
+inline constexpr const char* kIncidentAutoResolved = "incident.auto_resolved";
 }  // namespace record_type
+
+// kMeta key marking an SLA deadline of an incident as breached (derived from
+// sla.breached, so a breach is recorded once per incident and deadline).
+std::string SlaBreachKey(std::string_view incident, std::string_view deadline);
 
 // One incident's ticket on one backend (the `tickets` column family), as the
 // engine needs it: whether it exists yet, its key, and the last version

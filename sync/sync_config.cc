@@ -258,6 +258,7 @@ void ReadSyncConfig(ConfigSection* root, const std::vector<std::string>& backend
         s->Int("recurrence_comment_minutes", c->recurrence_comment_interval_us / 60'000'000, 0, 10080) * 60'000'000;
     c->auto_resolve_after_us = s->Int("auto_resolve_coach_after_hours", c->auto_resolve_after_us / 3600'000'000LL, 0, 8760) *
                                3600'000'000LL;
+    c->escalate_with_comment = s->Bool("sla_escalation_comment", c->escalate_with_comment);
     s->Finish();
   }
 }

@@ -67,6 +67,7 @@ struct SyncConfig {
   int64_t outbox_max_delay_us = 600'000'000;
   int64_t recurrence_comment_interval_us = 3600'000'000;
   int64_t auto_resolve_after_us = 24 * 3600'000'000LL;  // COACH incidents; 0: never
+  bool escalate_with_comment = true;  // an SLA breach comments on the tickets
 
   // The guide's defaults.
   static SyncConfig Defaults();

@@ -311,6 +311,59 @@ TEST_F(SyncEngineTest, RecurrencesAddOneCommentAnHourAtMost) {
   EXPECT_EQ(jira_fake_->Issue("SEC-1")->comments.size(), 2u);
 }
 
+TEST_F(SyncEngineTest, AnSlaBreachIsRecordedOnceNotifiedAndEscalated) {
+  Ingest({kGuideEvent});  // Critical: respond within 1 h
+  SyncEngine& engine = Engine();
+  ASSERT_TRUE(engine.RunOnce().ok());
+  clock_.Advance(59 * 60'000'000LL);
+  ASSERT_TRUE(engine.RunOnce().ok());
+  EXPECT_EQ(Count("inc_00000001", "sla.breached"), 0);
+  std::vector<SlaStanding> standings;
+  ASSERT_TRUE(SlaStandings(*log_, SyncConfig::Defaults(), &standings).ok());
+  ASSERT_EQ(standings.size(), 1u);
+  EXPECT_EQ(standings[0].deadline, "response");
+  EXPECT_EQ(standings[0].due_us, At("2026-03-20T16:00:00Z"));
+  clock_.Advance(2 * 60'000'000LL);
+  ASSERT_TRUE(engine.RunOnce().ok());
+  ASSERT_TRUE(engine.RunOnce().ok());
+  EXPECT_EQ(Count("inc_00000001", "sla.breached"), 1);
+  EXPECT_EQ(Count("inc_00000001", "sla.escalated"), 1);
+  ASSERT_EQ(jira_fake_->Issue("SEC-1")->comments.size(), 1u);
+  EXPECT_NE(jira_fake_->Issue("SEC-1")->comments[0].body.find("SLA breached: the Critical response deadline"),
+            std::string::npos);
+  EXPECT_EQ(sn_fake_->Record("INC0000001")->work_notes.size(), 1u);
+}
+
+TEST_F(SyncEngineTest, LeavingOpenInTimeMeetsTheResponseSla) {
+  Ingest({kGuideEvent});
+  SyncEngine& engine = Engine();
+  ASSERT_TRUE(engine.RunOnce().ok());
+  clock_.Advance(10 * 60'000'000LL);
+  std::string error;
+  ASSERT_TRUE(jira_fake_->Move("SEC-1", "In Progress", &error));
+  clock_.Advance(20 * 60'000'000LL);
+  ASSERT_TRUE(engine.RunOnce().ok());
+  clock_.Advance(2 * 3600'000'000LL);
+  ASSERT_TRUE(engine.RunOnce().ok());
+  EXPECT_EQ(Count("inc_00000001", "sla.breached"), 0);
+}
+
+TEST_F(SyncEngineTest, AQuietCoachIncidentIsResolvedEverywhere) {
+  Ingest({Event("evt_c", "erin@acme.fr", 0.6, "COACH", "IBAN")});  // the financial-data rule
+  SyncEngine& engine = Engine();
+  ASSERT_TRUE(engine.RunOnce().ok());
+  ASSERT_EQ(jira_fake_->Issues().size(), 1u);
+  clock_.Advance(23 * 3600'000'000LL);
+  ASSERT_TRUE(engine.RunOnce().ok());
+  EXPECT_EQ(StatusOf("inc_00000001"), IncidentStatus::kOpen);
+  clock_.Advance(2 * 3600'000'000LL);
+  ASSERT_TRUE(engine.RunOnce().ok());
+  EXPECT_EQ(StatusOf("inc_00000001"), IncidentStatus::kResolved);
+  EXPECT_EQ(Count("inc_00000001", "incident.auto_resolved"), 1);
+  EXPECT_EQ(jira_fake_->Issue("SEC-1")->status, 2);
+  EXPECT_EQ(sn_fake_->Record("INC0000001")->fields.at("state"), "6");
+}
+
 TEST_F(SyncEngineTest, ProjectionsRebuildByteForByteAfterSync) {
   Ingest({kGuideEvent, Event("evt_2", "bob@acme.fr", 0.85, "BLOCK")});
   SyncEngine& engine = Engine();

@@ -1,0 +1,120 @@
+// The engine's commands end to end: the noxsync binary against the fake Jira
+// and ServiceNow (served from this test process).
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "tests/fakes/fake_jira.h"
+#include "tests/fakes/fake_servicenow.h"
+#include "tests/run_command.h"
+#include "tests/temp_dir.h"
+
+namespace noxsync {
+namespace {
+
+using testing::RunNoxsync;
+
+class SyncCommands : public ::testing::Test {
+ protected:
+  SyncCommands() {
+    jira_ = std::make_unique<fakes::FakeJira>(clock_, fakes::FakeJiraOptions{});
+    sn_ = std::make_unique<fakes::FakeServiceNow>(clock_, fakes::FakeServiceNowOptions{});
+    std::string error;
+    EXPECT_TRUE(jira_server_.Start(0, [this](const fakes::FakeRequest& r) { return jira_->Handle(r); }, &error));
+    EXPECT_TRUE(sn_server_.Start(0, [this](const fakes::FakeRequest& r) { return sn_->Handle(r); }, &error));
+    jira_->set_base_url(jira_server_.base_url());
+    ::setenv("NOXSYNC_TEST_JIRA_TOKEN", "fake-jira-api-token", 1);
+    ::setenv("NOXSYNC_TEST_SN_PASSWORD", "fake-servicenow-password", 1);
+  }
+  ~SyncCommands() override {
+    ::unsetenv("NOXSYNC_TEST_JIRA_TOKEN");
+    ::unsetenv("NOXSYNC_TEST_SN_PASSWORD");
+  }
+  std::string Config(bool with_servicenow, const std::string& extra = "") {
+    std::string path = dir_.Sub(with_servicenow ? "both.json" : "jira.json");
+    std::ofstream f(path);
+    f << R"({"backends":{"jira":{"base_url":")" << jira_server_.base_url()
+      << R"(","email":"noxsync@acme.example","api_token":"${NOXSYNC_TEST_JIRA_TOKEN}","project":"SEC","issue_type":"Security"})";
+    if (with_servicenow) {
+      f << R"(,"servicenow":{"instance_url":")" << sn_server_.base_url()
+        << R"(","username":"svc_noxsync","password":"${NOXSYNC_TEST_SN_PASSWORD}"})";
+    }
+    f << "}" << extra << "}";
+    return path;
+  }
+  testing::CommandResult Run(const std::string& args) {
+    return RunNoxsync(args + " --db " + dir_.Sub("store"), dir_.path());
+  }
+
+  testing::TempDir dir_;
+  SystemClock clock_;
+  std::unique_ptr<fakes::FakeJira> jira_;
+  std::unique_ptr<fakes::FakeServiceNow> sn_;
+  fakes::FakeHttpServer jira_server_, sn_server_;
+};
+
+TEST_F(SyncCommands, TicketsStatusesBothWaysAndAReplayThatCreatesNoDuplicate) {
+  ASSERT_EQ(Run(std::string("ingest ") + NOXSYNC_SAMPLES + " --quiet").exit_code, 0);
+  // First with Jira only: ServiceNow tickets are "missed".
+  auto sync = Run("sync --once --config " + Config(false));
+  ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  EXPECT_NE(sync.out.find("tickets created 96"), std::string::npos) << sync.out;
+  EXPECT_EQ(jira_->Issues().size(), 96u);
+
+  // A person moves SEC-1; the next pass brings it in.
+  std::string error;
+  ASSERT_TRUE(jira_->Move("SEC-1", "In Progress", &error));
+  sync = Run("sync --once --config " + Config(false));
+  EXPECT_NE(sync.out.find("changes from tickets 1"), std::string::npos) << sync.out;
+  auto history = Run("history SEC-1");
+  ASSERT_EQ(history.exit_code, 0) << history.err;
+  EXPECT_NE(history.out.find("Open -> In Progress in jira SEC-1"), std::string::npos) << history.out;
+
+  // ServiceNow is added: replay creates what is missing, once.
+  std::string both = Config(true);
+  auto dry = Run("replay --since 2026-03-01 --dry-run --config " + both);
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("96 missing ticket(s) (dry run: nothing written)"), std::string::npos) << dry.out;
+  EXPECT_TRUE(sn_->Records().empty());
+  auto replay = Run("replay --since 2026-03-01 --config " + both);
+  ASSERT_EQ(replay.exit_code, 0) << replay.err;
+  EXPECT_EQ(sn_->Records().size(), 96u);
+  auto again = Run("replay --since 2026-03-01 --config " + both);
+  EXPECT_NE(again.out.find("0 missing ticket(s)"), std::string::npos) << again.out;
+  EXPECT_EQ(sn_->Records().size(), 96u);
+  EXPECT_EQ(jira_->Issues().size(), 96u);
+
+  // A Noxys-side change reaches both tickets now.
+  auto set = Run("incident set-status inc_00000001 Resolved --note \"handled with Alice\" --config " + both);
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_NE(set.out.find("inc_00000001 is now Resolved"), std::string::npos);
+  EXPECT_EQ(jira_->Issue("SEC-1")->status, 2);
+  EXPECT_EQ(sn_->Record("INC0000001")->fields.at("state"), "6");
+
+  auto verify = Run("verify");
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  auto sla = Run("sla --json");
+  EXPECT_EQ(sla.exit_code, 0) << sla.err;
+  EXPECT_EQ(sla.out.find("\"inc_00000001\""), std::string::npos);  // resolved: not at risk
+}
+
+TEST_F(SyncCommands, ConfigCheckReportsEveryProblemWithItsPath) {
+  std::string path = Config(true, R"(,"rules":[{"name":"x","when":{"action":["DENY"]},"then":{"priority":"Urgent","backends":["zendesk"]}}],)"
+                                  R"("templates":{"summary":"{platfrom} {action}"},"sync":{"conflict_policy":"noxys_wins"})");
+  auto r = RunNoxsync("config check --config " + path, dir_.path());
+  EXPECT_EQ(r.exit_code, 2);
+  for (const char* problem :
+       {"rules[0].when.action: \"DENY\": use BLOCK, COACH, ALLOW",
+        "rules[0].then.backends: \"zendesk\" is not a configured backend",
+        "rules[0].then.priority: \"Urgent\": use Critical, High, Medium, Low",
+        "templates.summary: unknown placeholder {platfrom}", "5 problem(s)"}) {
+    EXPECT_NE(r.err.find(problem), std::string::npos) << problem << "\n" << r.err;
+  }
+  EXPECT_NE(r.err.find("sync.conflict_policy: \"noxys_wins\": use ticket_wins or latest_wins"), std::string::npos);
+  auto ok = RunNoxsync("config check --config " + Config(true), dir_.path());
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("is valid: backends jira, servicenow; 3 rule(s)"), std::string::npos) << ok.out;
+}
+
+}  // namespace
+}  // namespace noxsync
