@@ -12,7 +12,7 @@ packages=(
   libbenchmark-dev
   libsqlite3-dev
   libjemalloc-dev
-  openssl ca-certificates tzdata
+  openssl ca-certificates tzdata curl
 )
 
 missing=()
