@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 NOXSYNC := $(BUILD_DIR)/cli/noxsync
 DEMO_DB ?= $(BUILD_DIR)/demo-store
 
-.PHONY: all deps configure build demo test bench bench-quick clean
+.PHONY: all deps configure build demo test soak bench bench-quick clean
 
 all: build
 
@@ -31,6 +31,10 @@ demo: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# Long runs kept out of `make test`: the engine's convergence over 5000 seeds.
+soak: build
+	NOXSYNC_CONVERGENCE_SEEDS=5000 $(BUILD_DIR)/tests/sync_convergence_test
 
 # Benchmarks on 1M generated events (see docs/performance.md); minutes.
 bench: build

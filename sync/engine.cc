@@ -518,8 +518,31 @@ Status SyncEngine::PushStatus(Step* step, const std::string& incident, IncidentS
     return true;
   });
   if (!scanned.ok()) return scanned;
+  // Moves still owed to a ticket are superseded by this one: left in place,
+  // an older target would land after the newer and win.
+  std::vector<std::string> owed;
+  Status listed = log_->Scan(Cf::kOutbox, "", [&](std::string_view k, std::string_view) {
+    std::string_view suffix = "/transition";
+    if (k.size() > suffix.size() && k.substr(k.size() - suffix.size()) == suffix &&
+        k.find("/" + incident + "/") != std::string_view::npos) {
+      owed.emplace_back(k);
+    }
+    return true;
+  });
+  if (!listed.ok()) return listed;
   for (const auto& backend : candidates) {
     if (backend == except_backend) continue;
+    std::string tail = "/" + incident + "/" + backend + "/transition";
+    auto owed_here = [&](const std::string& k) {
+      return k.size() >= tail.size() && k.compare(k.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    auto& m = step->mutations;
+    m.erase(std::remove_if(m.begin(), m.end(),
+                           [&](const Mutation& x) { return x.cf == Cf::kOutbox && !x.erase && owed_here(x.key); }),
+            m.end());
+    for (const auto& k : owed) {
+      if (owed_here(k)) m.push_back({Cf::kOutbox, k, "", true});
+    }
     TicketRow row;
     bool have = false;
     if (Status s = projector_.FindTicket(incident, backend, &row, &have); !s.ok()) return s;
