@@ -39,9 +39,11 @@ soak: build
 # Benchmarks on 1M generated events (see docs/performance.md); minutes.
 bench: build
 	$(BUILD_DIR)/bench/ingest_bench --events=1000000
+	$(BUILD_DIR)/bench/sync_bench --tickets=10000
 
 bench-quick: build
 	$(BUILD_DIR)/bench/ingest_bench --events=100000
+	$(BUILD_DIR)/bench/sync_bench --tickets=1000
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -35,6 +35,19 @@ class ChangeCursor {
   // come back next time (handling a ticket version must be idempotent).
   void Commit();
 
+  // After a poll that started at time P, the cursor may move to P minus a
+  // margin for clock skew and search-index lag even when nothing changed:
+  // otherwise a burst of changes at the cursor is read again by every poll
+  // while the backend is quiet. Only moves forward. Versions seen at the old
+  // instant are forgotten; seeing one again is harmless (the engine compares
+  // versions with what it recorded).
+  void AdvanceTo(int64_t us) {
+    if (us > since_us_) {
+      since_us_ = us;
+      at_since_.clear();
+    }
+  }
+
   // One line, for the meta column family: "<since_us> <key>\x1f<version>...".
   std::string Encode() const;
   static bool Decode(std::string_view text, ChangeCursor* out);

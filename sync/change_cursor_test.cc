@@ -50,6 +50,17 @@ TEST(ChangeCursor, UncommittedPollIsSeenAgain) {
   EXPECT_TRUE(restored.Accept(T("A", 50, "1")));
 }
 
+TEST(ChangeCursor, AdvancesPastAQuietBurstButNeverBack) {
+  ChangeCursor c(0);
+  EXPECT_TRUE(c.Accept(T("A", 100, "1")));
+  c.Commit();
+  c.AdvanceTo(500);
+  EXPECT_EQ(c.since_us(), 500);
+  EXPECT_FALSE(c.Accept(T("A", 100, "1")));  // before the cursor now
+  c.AdvanceTo(400);
+  EXPECT_EQ(c.since_us(), 500);
+}
+
 TEST(ChangeCursor, EncodesAndDecodes) {
   ChangeCursor c(0);
   c.Accept(T("SEC-1", 42, "2026-11-29T10:00:00.000+0100"));

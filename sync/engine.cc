@@ -127,11 +127,13 @@ Status SyncEngine::Commit(Step step) {
   return s;
 }
 
+// Keys group an incident's actions per backend, oldest first: the drain keeps
+// their order, and a new move finds the owed ones with one prefix scan.
 std::string SyncEngine::OutboxKey(const std::string& incident, const std::string& backend, const char* kind) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%016llx%08llx", static_cast<unsigned long long>(clock_->NowMicros()),
                 static_cast<unsigned long long>(++outbox_counter_ & 0xffffffffu));
-  return std::string(buf) + "/" + incident + "/" + backend + "/" + kind;
+  return incident + "/" + backend + "/" + buf + "/" + kind;
 }
 
 NewTicket SyncEngine::BuildTicket(const std::string& incident, const NoxysEvent& e, const RuleOutcome& rule,
@@ -521,20 +523,17 @@ Status SyncEngine::PushStatus(Step* step, const std::string& incident, IncidentS
   // Moves still owed to a ticket are superseded by this one: left in place,
   // an older target would land after the newer and win.
   std::vector<std::string> owed;
-  Status listed = log_->Scan(Cf::kOutbox, "", [&](std::string_view k, std::string_view) {
+  Status listed = log_->Scan(Cf::kOutbox, incident + "/", [&](std::string_view k, std::string_view) {
     std::string_view suffix = "/transition";
-    if (k.size() > suffix.size() && k.substr(k.size() - suffix.size()) == suffix &&
-        k.find("/" + incident + "/") != std::string_view::npos) {
-      owed.emplace_back(k);
-    }
+    if (k.size() > suffix.size() && k.substr(k.size() - suffix.size()) == suffix) owed.emplace_back(k);
     return true;
   });
   if (!listed.ok()) return listed;
   for (const auto& backend : candidates) {
     if (backend == except_backend) continue;
-    std::string tail = "/" + incident + "/" + backend + "/transition";
+    std::string head = incident + "/" + backend + "/";
     auto owed_here = [&](const std::string& k) {
-      return k.size() >= tail.size() && k.compare(k.size() - tail.size(), tail.size(), tail) == 0;
+      return k.rfind(head, 0) == 0 && k.size() > 11 && k.compare(k.size() - 11, 11, "/transition") == 0;
     };
     auto& m = step->mutations;
     m.erase(std::remove_if(m.begin(), m.end(),
@@ -584,6 +583,7 @@ Status SyncEngine::SetStatus(const std::string& incident, IncidentStatus to, con
 Status SyncEngine::Poll(const std::string& backend_name) {
   Backend* backend = backends_.at(backend_name);
   projector_.ForgetAll();
+  const int64_t poll_start = clock_->NowMicros();
   ChangeCursor cursor;
   std::string v;
   if (log_->Get(Cf::kMeta, PollCursorKey(backend_name), &v).ok()) ChangeCursor::Decode(v, &cursor);
@@ -657,6 +657,7 @@ Status SyncEngine::Poll(const std::string& backend_name) {
     token = page->next_page;
   } while (!token.empty());
   cursor.Commit();
+  cursor.AdvanceTo(poll_start - config_.poll_safety_us);
   step.mutations.push_back({Cf::kMeta, PollCursorKey(backend_name), cursor.Encode()});
   return Commit(std::move(step));
 }

@@ -245,6 +245,7 @@ void ReadSyncConfig(ConfigSection* root, const std::vector<std::string>& backend
   }
   if (auto s = root->Section("sync")) {
     c->poll_interval_us = s->Int("poll_interval_seconds", c->poll_interval_us / 1'000'000, 1, 86400) * 1'000'000;
+    c->poll_safety_us = s->Int("poll_safety_seconds", c->poll_safety_us / 1'000'000, 0, 3600) * 1'000'000;
     std::string policy = s->Str("conflict_policy", "ticket_wins");
     if (policy == "ticket_wins") {
       c->conflict_policy = ConflictPolicy::kTicketWins;

@@ -61,6 +61,9 @@ struct SyncConfig {
   // backend -> field -> template (the value is sent as a JSON string).
   std::map<std::string, std::map<std::string, TicketTemplate>> field_mapping;
   int64_t poll_interval_us = 60'000'000;
+  // After each poll the cursor moves to at least its start minus this
+  // (clock skew between noxsync and the backend, search-index lag).
+  int64_t poll_safety_us = 60'000'000;
   ConflictPolicy conflict_policy = ConflictPolicy::kTicketWins;
   int outbox_max_attempts = 8;
   int64_t outbox_base_delay_us = 5'000'000;
