@@ -19,6 +19,7 @@ int RunSync(const Argv& argv);
 int RunIncident(const Argv& argv);
 int RunConfig(const Argv& argv);
 int RunSla(const Argv& argv);
+int RunDemo(const Argv& argv);
 
 class Args;
 // replay --since (in sync_command.cc): the ticket half of `replay`.

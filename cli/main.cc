@@ -26,6 +26,7 @@ Commands:
   incident set-status ID STATUS [--note TEXT]
                   change an incident's status in Noxys and push it to its tickets
   sla             open incidents by SLA deadline: time left or overdue
+  demo            the whole job on sample events against fake Jira and ServiceNow
   config check --config FILE
                   report every problem of a configuration file
   test-connection jira|servicenow --config FILE
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
   if (cmd == "incident") return RunIncident(rest);
   if (cmd == "config") return RunConfig(rest);
   if (cmd == "sla") return RunSla(rest);
+  if (cmd == "demo") return RunDemo(rest);
   std::fprintf(stderr, "noxsync: unknown command \"%s\"\n\n%s", cmd.c_str(), kUsage);
   return kExitUsage;
 }

@@ -40,15 +40,12 @@ if [ -n "$fakes" ]; then
   }
   start_fake noxsync-fake-jira
   start_fake noxsync-fake-servicenow
-  jira_url=$(cat "$work/noxsync-fake-jira.url")
-  sn_url=$(cat "$work/noxsync-fake-servicenow.url")
   cat >"$work/noxsync.json" <<JSON
 {"backends": {
-  "jira": {"base_url": "$jira_url", "email": "noxsync@acme.example",
+  "jira": {"base_url": "$(cat "$work/noxsync-fake-jira.url")", "email": "noxsync@acme.example",
            "api_token": "\${JIRA_API_TOKEN}", "project": "SEC", "issue_type": "Security"},
-  "servicenow": {"instance_url": "$sn_url", "username": "svc_noxsync",
-                 "password": "\${SERVICENOW_PASSWORD}", "http": {"max_attempts": 1}}},
- "sync": {"max_attempts": 1}}
+  "servicenow": {"instance_url": "$(cat "$work/noxsync-fake-servicenow.url")", "username": "svc_noxsync",
+                 "password": "\${SERVICENOW_PASSWORD}"}}}
 JSON
   export SERVICENOW_PASSWORD=fake-servicenow-password
   step "Check the connection to Jira (here the fake Jira, noxsync-fake-jira)" "noxsync test-connection jira --config noxsync.json"
@@ -58,44 +55,15 @@ JSON
   export JIRA_API_TOKEN=fake-jira-api-token
   step "Check the connection to ServiceNow (the fake ServiceNow)" "noxsync test-connection servicenow --config noxsync.json"
   "$bin" test-connection servicenow --config "$work/noxsync.json"
-
-  control() {  # URL PATH JSON: the fakes' control API, acting as a person
-    curl -sf -X POST "$1$2" -H 'Content-Type: application/json' -d "$3" >/dev/null
-  }
-
-  step "Sync: the rules turn incidents into Jira issues and ServiceNow incidents" "noxsync sync --once --config noxsync.json"
-  NOXSYNC_LOG_LEVEL=warn "$bin" sync --once --config "$work/noxsync.json" --db "$db"
-
-  step "A person moves SEC-1 to In Progress in Jira; the next pass brings it in and ServiceNow follows" \
-       "(Jira) SEC-1 -> In Progress; noxsync sync --once; noxsync history SEC-1"
-  sleep 1  # a later update time than the create, as a person's would be
-  control "$jira_url" /_fake/issues/SEC-1/move '{"status":"In Progress"}'
-  NOXSYNC_LOG_LEVEL=warn "$bin" sync --once --config "$work/noxsync.json" --db "$db" >/dev/null
-  "$bin" history SEC-1 --db "$db" | tail -n 4
-
-  step "Resolved in Noxys: both tickets follow" "noxsync incident set-status inc_00000001 Resolved --note ..."
-  NOXSYNC_LOG_LEVEL=warn "$bin" incident set-status inc_00000001 Resolved --note "user coached, data deleted" \
-    --config "$work/noxsync.json" --db "$db"
-  "$bin" history inc_00000001 --db "$db" | tail -n 3
-
-  step "ServiceNow fails while a new event arrives: Jira's ticket is not held up; ServiceNow's is given up and logged" \
-       "noxsync ingest -; noxsync sync --once   (the demo allows one attempt)"
-  control "$sn_url" /_fake/faults '{"endpoint":"GET /api/now/table/incident","status":503,"times":1}'
-  printf '%s\n' '{"event_id":"evt_demo_outage","timestamp":"2026-03-21T09:00:00Z","platform_id":"gemini","platform_name":"Gemini","user_email":"zoe@acme.fr","risk_score":0.97,"classifications":[{"type":"IBAN","value":"FR76 ****","confidence":0.93}],"policy_decisions":{"action":"BLOCK","policy_id":"pol_block_pii","policy_name":"Block PII"}}' \
-    | "$bin" ingest - --db "$db" --quiet
-  NOXSYNC_LOG_LEVEL=off "$bin" sync --once --config "$work/noxsync.json" --db "$db"
-  "$bin" history evt_demo_outage --db "$db" | tail -n 4
-
-  step "ServiceNow is back: replay creates the missing ticket; run twice, it creates nothing more" \
-       "noxsync replay --since 2026-03-21 --config noxsync.json   (twice)"
-  NOXSYNC_LOG_LEVEL=off "$bin" replay --since 2026-03-21 --config "$work/noxsync.json" --db "$db"
-  NOXSYNC_LOG_LEVEL=off "$bin" replay --since 2026-03-21 --config "$work/noxsync.json" --db "$db" | tail -n 1
-  "$bin" history evt_demo_outage --db "$db" | tail -n 1
-
-  step "Open incidents with tickets, by SLA deadline" "noxsync sla"
-  "$bin" sla --db "$db" >"$work/sla.txt"
-  head -n 6 "$work/sla.txt"
 fi
+
+step "The whole job on an accelerated clock: tickets, two-way sync, SLA, auto-resolve, outage and replay" "noxsync demo"
+sync_db="$db-sync"
+"$bin" demo --db "$sync_db"
+db=$sync_db
+
+step "What an auditor sees of one ticket" "noxsync history SEC-1"
+"$bin" history SEC-1 --db "$db" | tail -n 8
 
 step "Prove the log was not edited" "noxsync verify"
 "$bin" verify --db "$db"

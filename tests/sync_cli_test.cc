@@ -116,5 +116,19 @@ TEST_F(SyncCommands, ConfigCheckReportsEveryProblemWithItsPath) {
   EXPECT_NE(ok.out.find("is valid: backends jira, servicenow; 3 rule(s)"), std::string::npos) << ok.out;
 }
 
+TEST(DemoCommand, RunsTheWholeJobAndEveryCheckHolds) {
+  testing::TempDir dir;
+  auto r = testing::RunNoxsync("demo --db " + dir.Sub("demo"), dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* line : {"201 events, 192 incidents", "Open -> In Progress in jira SEC-1",
+                           "✓ ServiceNow INC0000001 is In Progress", "SLA breaches recorded",
+                           "incidents auto-resolved", "ticket.create_failed",
+                           "first replay: 1 missing ticket(s) created; second replay: 0",
+                           "✓ no incident has two tickets on one backend", "✓ verify: the hash chain is intact"}) {
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+  }
+  EXPECT_EQ(r.out.find("✗"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace noxsync
