@@ -1,6 +1,7 @@
 #include "sync/engine.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <set>
 
@@ -253,7 +254,12 @@ Status SyncEngine::PlanNewRecords() {
   for (;;) {
     std::string v;
     uint64_t cursor = 0;
-    if (log_->Get(Cf::kMeta, kMetaEngineSeq, &v).ok()) cursor = std::stoull(v);
+    if (log_->Get(Cf::kMeta, kMetaEngineSeq, &v).ok()) {
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), cursor);
+      if (ec != std::errc() || p != v.data() + v.size()) {
+        return Status::Corruption("meta engine_seq of " + log_->path() + " is not a number: \"" + v + "\"");
+      }
+    }
     Step step;
     uint64_t last = cursor;
     std::map<std::string, std::string> event_text;
