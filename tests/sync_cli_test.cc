@@ -1,6 +1,13 @@
 // The engine's commands end to end: the noxsync binary against the fake Jira
 // and ServiceNow (served from this test process).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -114,6 +121,33 @@ TEST_F(SyncCommands, ConfigCheckReportsEveryProblemWithItsPath) {
   auto ok = RunNoxsync("config check --config " + Config(true), dir_.path());
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("is valid: backends jira, servicenow; 3 rule(s)"), std::string::npos) << ok.out;
+}
+
+TEST_F(SyncCommands, SigtermStopsTheLoopCleanly) {
+  ASSERT_EQ(Run(std::string("ingest ") + NOXSYNC_SAMPLES + " --quiet").exit_code, 0);
+  std::string config = Config(true);
+  std::string out = dir_.Sub("sync.out");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::string db = dir_.Sub("store");
+    ::execl(NOXSYNC_BIN, NOXSYNC_BIN, "sync", "--config", config.c_str(), "--db", db.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Wait for the first pass (every ticket created), then stop it.
+  for (int i = 0; i < 200 && jira_->Issues().size() < 96; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(jira_->Issues().size(), 96u);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  std::string text = testing::ReadFile(out);
+  EXPECT_NE(text.find("tickets created 192"), std::string::npos) << text;
+  EXPECT_NE(text.find("noxsync: stopped; nothing in flight was lost"), std::string::npos) << text;
+  EXPECT_EQ(Run("verify").exit_code, 0);
 }
 
 TEST(DemoCommand, RunsTheWholeJobAndEveryCheckHolds) {

@@ -8,6 +8,7 @@
 #include "adapters/jira/jira_backend.h"
 #include "adapters/servicenow/servicenow_backend.h"
 #include "sync/ingestor.h"
+#include "sync/notification_dispatcher.h"
 #include "sync/timestamp.h"
 #include "tests/fakes/fake_jira.h"
 #include "tests/fakes/fake_servicenow.h"
@@ -71,10 +72,10 @@ class SyncEngineTest : public ::testing::Test {
     sn_server_.Stop();
   }
 
-  SyncEngine& Engine(SyncConfig config = SyncConfig::Defaults()) {
+  SyncEngine& Engine(SyncConfig config = SyncConfig::Defaults(), NotificationDispatcher* notify = nullptr) {
     engine_ = std::make_unique<SyncEngine>(log_.get(), std::map<std::string, Backend*>{{"jira", jira_.get()},
                                                                                         {"servicenow", sn_.get()}},
-                                           &clock_, std::move(config));
+                                           &clock_, std::move(config), notify);
     return *engine_;
   }
 
@@ -262,6 +263,30 @@ TEST_F(SyncEngineTest, WhenBothSidesChangedTheTicketWinsAndTheConflictIsKept) {
   EXPECT_TRUE(kept);
 }
 
+TEST_F(SyncEngineTest, WithLatestWinsTheLaterNoxysChangeWinsAndIsKept) {
+  Ingest({kGuideEvent});
+  SyncConfig config = SyncConfig::Defaults();
+  config.conflict_policy = ConflictPolicy::kLatestWins;
+  SyncEngine& engine = Engine(config);
+  ASSERT_TRUE(engine.RunOnce().ok());
+  clock_.Advance(60'000'000);
+  std::string error;
+  ASSERT_TRUE(jira_fake_->Move("SEC-1", "In Progress", &error));  // the person first
+  clock_.Advance(60'000'000);
+  ASSERT_TRUE(engine.SetStatus("inc_00000001", IncidentStatus::kResolved, "noxys", "").ok());  // Noxys later
+  clock_.Advance(60'000'000);
+  ASSERT_TRUE(engine.Poll("jira").ok());
+  ASSERT_TRUE(engine.DrainOutbox().ok());
+  EXPECT_EQ(engine.stats().conflicts, 1u);
+  EXPECT_EQ(StatusOf("inc_00000001"), IncidentStatus::kResolved);
+  EXPECT_EQ(jira_fake_->Issue("SEC-1")->status, 2);  // the owed move overwrote the person's
+  std::vector<LogRecord> records;
+  ASSERT_TRUE(log_->IncidentRecords("inc_00000001", &records).ok());
+  bool kept = false;
+  for (const auto& r : records) kept |= r.type == "sync.conflict" && r.payload.find(R"("winner":"noxys")") != std::string::npos;
+  EXPECT_TRUE(kept);
+}
+
 TEST_F(SyncEngineTest, AnOutageDelaysOneBackendOnlyAndGivesUpAfterTheBound) {
   sn_fake_->InjectFault(fakes::FakeFault{"GET /api/now/table/incident", 503, "", 0, fakes::Fault::kNone, false, 1000});
   Ingest({kGuideEvent});
@@ -311,9 +336,32 @@ TEST_F(SyncEngineTest, RecurrencesAddOneCommentAnHourAtMost) {
   EXPECT_EQ(jira_fake_->Issue("SEC-1")->comments.size(), 2u);
 }
 
+// Collects what the dispatcher delivers.
+class CollectingNotifier final : public Notifier {
+ public:
+  const std::string& channel() const override { return name_; }
+  Status Send(const Notification& n) override {
+    std::lock_guard lock(mu_);
+    got_.push_back(n);
+    return Status::Ok();
+  }
+  std::vector<Notification> got() {
+    std::lock_guard lock(mu_);
+    return got_;
+  }
+
+ private:
+  std::string name_ = "test:collector";
+  std::mutex mu_;
+  std::vector<Notification> got_;
+};
+
 TEST_F(SyncEngineTest, AnSlaBreachIsRecordedOnceNotifiedAndEscalated) {
   Ingest({kGuideEvent});  // Critical: respond within 1 h
-  SyncEngine& engine = Engine();
+  NotificationDispatcher notify(clock_, sleeper_);
+  auto* collector = new CollectingNotifier();
+  notify.AddChannel(std::unique_ptr<Notifier>(collector), {});
+  SyncEngine& engine = Engine(SyncConfig::Defaults(), &notify);
   ASSERT_TRUE(engine.RunOnce().ok());
   clock_.Advance(59 * 60'000'000LL);
   ASSERT_TRUE(engine.RunOnce().ok());
@@ -332,6 +380,14 @@ TEST_F(SyncEngineTest, AnSlaBreachIsRecordedOnceNotifiedAndEscalated) {
   EXPECT_NE(jira_fake_->Issue("SEC-1")->comments[0].body.find("SLA breached: the Critical response deadline"),
             std::string::npos);
   EXPECT_EQ(sn_fake_->Record("INC0000001")->work_notes.size(), 1u);
+  notify.Stop();
+  auto got = collector->got();
+  ASSERT_EQ(got.size(), 3u);  // two tickets created, one breach
+  EXPECT_EQ(got[0].kind, Notification::Kind::kTicketCreated);
+  EXPECT_EQ(got[2].kind, Notification::Kind::kSlaBreached);
+  EXPECT_EQ(got[2].ticket_key, "SEC-1");
+  EXPECT_NE(got[2].detail.find("SLA breached"), std::string::npos);
+  engine_.reset();
 }
 
 TEST_F(SyncEngineTest, LeavingOpenInTimeMeetsTheResponseSla) {
