@@ -863,28 +863,22 @@ FakeResponse FakeJira::Control(const FakeRequest& r) {
 
 bool FakeJira::Move(const std::string& key, const std::string& status, std::string* error,
                     const std::string& resolution) {
-  FakeRequest r;
-  r.method = "POST";
-  r.path = "/_fake/issues/" + key + "/move";
-  r.body = json::serialize(json::object{{"status", status}, {"resolution", resolution}});
+  FakeRequest r = ControlRequest("/_fake/issues/" + key + "/move",
+                                 json::serialize(json::object{{"status", status}, {"resolution", resolution}}));
   FakeResponse res = Handle(r);
   if (res.status != 200) *error = res.body;
   return res.status == 200;
 }
 
 bool FakeJira::Comment(const std::string& key, const std::string& text) {
-  FakeRequest r;
-  r.method = "POST";
-  r.path = "/_fake/issues/" + key + "/comment";
-  r.body = json::serialize(json::object{{"text", text}});
+  FakeRequest r = ControlRequest("/_fake/issues/" + key + "/comment",
+                                 json::serialize(json::object{{"text", text}}));
   return Handle(r).status == 200;
 }
 
 bool FakeJira::SetPriority(const std::string& key, const std::string& priority) {
-  FakeRequest r;
-  r.method = "POST";
-  r.path = "/_fake/issues/" + key + "/priority";
-  r.body = json::serialize(json::object{{"name", priority}});
+  FakeRequest r = ControlRequest("/_fake/issues/" + key + "/priority",
+                                 json::serialize(json::object{{"name", priority}}));
   return Handle(r).status == 200;
 }
 

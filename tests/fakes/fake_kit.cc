@@ -35,6 +35,14 @@ std::optional<FakeResponse> FaultList::Take(const std::string& endpoint,
   return std::nullopt;
 }
 
+FakeRequest ControlRequest(const std::string& path, const std::string& json_body) {
+  FakeRequest r;
+  r.method = "POST";
+  r.path = path;
+  r.body = json_body;
+  return r;
+}
+
 bool ParseFault(const json::object& b, FakeFault* f, std::string* error) {
   auto str = [&](const char* k) {
     const json::value* v = b.if_contains(k);

@@ -47,6 +47,9 @@ class FaultList {
   std::vector<FakeFault> faults_;
 };
 
+// A control-API request, as the fakes' person-acting methods make them.
+FakeRequest ControlRequest(const std::string& path, const std::string& json_body);
+
 // Reads {"endpoint","status","retry_after","delay_ms","times","kind"} (kind:
 // reset, truncated, malformed) from the control API.
 bool ParseFault(const boost::json::object& o, FakeFault* out, std::string* error);

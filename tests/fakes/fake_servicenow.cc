@@ -436,28 +436,22 @@ FakeResponse FakeServiceNow::Control(const FakeRequest& r) {
 }
 
 bool FakeServiceNow::SetState(const std::string& ref, const std::string& state, std::string* error) {
-  FakeRequest r;
-  r.method = "POST";
-  r.path = "/_fake/records/" + ref + "/state";
-  r.body = json::serialize(json::object{{"state", state}});
+  FakeRequest r = ControlRequest("/_fake/records/" + ref + "/state",
+                                 json::serialize(json::object{{"state", state}}));
   FakeResponse res = Handle(r);
   if (res.status != 200) *error = res.body;
   return res.status == 200;
 }
 
 bool FakeServiceNow::WorkNote(const std::string& ref, const std::string& text) {
-  FakeRequest r;
-  r.method = "POST";
-  r.path = "/_fake/records/" + ref + "/work_note";
-  r.body = json::serialize(json::object{{"text", text}});
+  FakeRequest r = ControlRequest("/_fake/records/" + ref + "/work_note",
+                                 json::serialize(json::object{{"text", text}}));
   return Handle(r).status == 200;
 }
 
 bool FakeServiceNow::Assign(const std::string& ref, const std::string& user) {
-  FakeRequest r;
-  r.method = "POST";
-  r.path = "/_fake/records/" + ref + "/assign";
-  r.body = json::serialize(json::object{{"assigned_to", user}});
+  FakeRequest r = ControlRequest("/_fake/records/" + ref + "/assign",
+                                 json::serialize(json::object{{"assigned_to", user}}));
   return Handle(r).status == 200;
 }
 
