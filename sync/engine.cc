@@ -397,63 +397,60 @@ Status SyncEngine::ExecuteCreate(const std::string& key, Action& a, bool* finish
   return Status::Ok();
 }
 
-Status SyncEngine::ExecuteTransition(const std::string& key, Action& a, bool* finished) {
-  TicketRow row;
+Status SyncEngine::TicketFor(const std::string& key, const Action& a, TicketRow* row, bool* ready, bool* finished) {
+  *ready = false;
   bool have = false;
-  if (Status s = projector_.FindTicket(a.incident, a.backend, &row, &have); !s.ok()) return s;
-  if (have && row.state == "requested") {  // the create comes first; it reconciles the status
+  if (Status s = projector_.FindTicket(a.incident, a.backend, row, &have); !s.ok()) return s;
+  if (have && row->state == "requested") {  // the create comes first; it reconciles the status
     *finished = false;
     return Status::Ok();
   }
-  IncidentStatus to;
-  ParseIncidentStatus(a.to, &to);
-  if (!have || row.state != "created") {
+  if (!have || row->state != "created") {  // no ticket will ever exist: nothing to act on
     Step step;
     step.mutations.push_back({Cf::kOutbox, key, "", true});
     *finished = true;
     return Commit(std::move(step));
   }
+  *ready = true;
+  return Status::Ok();
+}
+
+Status SyncEngine::Complete(const std::string& key, const Action& a, const char* type, const std::string& payload,
+                            uint64_t* counter, bool* finished) {
+  Step step;
+  if (Status s = Record(&step, type, a.incident, payload); !s.ok()) return s;
+  step.mutations.push_back({Cf::kOutbox, key, "", true});
+  if (Status s = Commit(std::move(step)); !s.ok()) return s;
+  ++*counter;
+  *finished = true;
+  return Status::Ok();
+}
+
+Status SyncEngine::ExecuteTransition(const std::string& key, Action& a, bool* finished) {
+  TicketRow row;
+  bool ready = false;
+  if (Status s = TicketFor(key, a, &row, &ready, finished); !s.ok() || !ready) return s;
+  IncidentStatus to;
+  ParseIncidentStatus(a.to, &to);
   auto moved = backends_.at(a.backend)->MoveTo(row.id, to);
   if (!moved.ok()) return Retry(key, a, moved.status(), finished);
-  Step step;
   std::string payload;
   JsonText j(&payload);
   j.Str("backend", a.backend).Str("to", a.to);
   TicketFacts(j, *moved);
   j.End();
-  if (Status s = Record(&step, rt::kTicketTransitionApplied, a.incident, payload); !s.ok()) return s;
-  step.mutations.push_back({Cf::kOutbox, key, "", true});
-  if (Status s = Commit(std::move(step)); !s.ok()) return s;
-  ++stats_.transitions_applied;
-  *finished = true;
-  return Status::Ok();
+  return Complete(key, a, rt::kTicketTransitionApplied, payload, &stats_.transitions_applied, finished);
 }
 
 Status SyncEngine::ExecuteComment(const std::string& key, Action& a, bool* finished) {
   TicketRow row;
-  bool have = false;
-  if (Status s = projector_.FindTicket(a.incident, a.backend, &row, &have); !s.ok()) return s;
-  if (have && row.state == "requested") {
-    *finished = false;
-    return Status::Ok();
-  }
-  if (!have || row.state != "created") {
-    Step step;
-    step.mutations.push_back({Cf::kOutbox, key, "", true});
-    *finished = true;
-    return Commit(std::move(step));
-  }
+  bool ready = false;
+  if (Status s = TicketFor(key, a, &row, &ready, finished); !s.ok() || !ready) return s;
   Status s = backends_.at(a.backend)->AddComment(row.id, Comment{a.text});
   if (!s.ok()) return Retry(key, a, s, finished);
-  Step step;
   std::string payload;
   JsonText(&payload).Str("backend", a.backend).Str("key", row.key).Str("kind", a.comment_kind).End();
-  if (Status r = Record(&step, rt::kTicketCommentAdded, a.incident, payload); !r.ok()) return r;
-  step.mutations.push_back({Cf::kOutbox, key, "", true});
-  if (Status c = Commit(std::move(step)); !c.ok()) return c;
-  ++stats_.comments_added;
-  *finished = true;
-  return Status::Ok();
+  return Complete(key, a, rt::kTicketCommentAdded, payload, &stats_.comments_added, finished);
 }
 
 Status SyncEngine::Execute(const std::string& key, Action& a, bool* finished) {

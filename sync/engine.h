@@ -125,6 +125,12 @@ class SyncEngine {
   Status ExecuteTransition(const std::string& outbox_key, Action& action, bool* finished);
   Status ExecuteComment(const std::string& outbox_key, Action& action, bool* finished);
   Status Retry(const std::string& outbox_key, Action& action, const Status& why, bool* finished);
+  // The ticket a move or comment acts on: *ready when it exists; a ticket
+  // still being created makes the action wait, one never to exist drops it.
+  Status TicketFor(const std::string& outbox_key, const Action& action, TicketRow* row, bool* ready, bool* finished);
+  // Records the action's result and drops its outbox row, in one step.
+  Status Complete(const std::string& outbox_key, const Action& action, const char* type, const std::string& payload,
+                  uint64_t* counter, bool* finished);
   // Appends a record to `step` and folds it into the staged projections.
   Status Record(Step* step, const std::string& type, const std::string& incident, const std::string& payload);
   // Queues transitions of the incident's tickets (except `except_backend`)
