@@ -79,6 +79,31 @@ bool Load(const std::string& path, NoxsyncConfig* config, int* code) {
   return true;
 }
 
+// What each engine command holds while it runs: the backends from the
+// config, the store open for writing, the engine over both.
+struct EngineRun {
+  SystemClock clock;
+  SystemSleeper sleeper;
+  EngineSetup setup;
+  std::unique_ptr<EventLog> log;
+  std::unique_ptr<SyncEngine> engine;
+};
+
+// kExitOk with *run ready, or the exit code after saying why not.
+int OpenEngine(const NoxsyncConfig& config, const Args& args, const char* holder, EngineRun* run) {
+  if (Status s = BuildEngineSetup(config, run->clock, run->sleeper, &run->setup); !s.ok()) {
+    return Fail(kExitUsage, s.message());
+  }
+  EventLogOptions opts;
+  opts.holder = holder;
+  auto log = EventLog::OpenForWrite(StorePath(args), opts);
+  if (!log.ok()) return Fail(kExitFailure, log.status().message());
+  run->log = std::move(log).value();
+  run->engine = std::make_unique<SyncEngine>(run->log.get(), run->setup.backends, &run->clock, config.sync,
+                                             run->setup.notify.get());
+  return kExitOk;
+}
+
 void PrintStats(const EngineStats& s, uint64_t pending) {
   std::printf("tickets created %llu (found after a crash %llu, requested %llu, given up %llu); transitions %llu; "
               "comments %llu; changes from tickets %llu; conflicts %llu; incidents without a rule %llu; "
@@ -166,15 +191,9 @@ int RunReplaySince(const Args& args) {
   NoxsyncConfig config;
   int code = kExitOk;
   if (!Load(args.Get("--config"), &config, &code)) return code;
-  SystemClock clock;
-  SystemSleeper sleeper;
-  EngineSetup setup;
-  if (Status s = BuildEngineSetup(config, clock, sleeper, &setup); !s.ok()) return Fail(kExitUsage, s.message());
-  EventLogOptions opts;
-  opts.holder = "noxsync replay --since";
-  auto log = EventLog::OpenForWrite(StorePath(args), opts);
-  if (!log.ok()) return Fail(kExitFailure, log.status().message());
-  SyncEngine engine(log->get(), setup.backends, &clock, config.sync, setup.notify.get());
+  EngineRun run;
+  if (int rc = OpenEngine(config, args, "noxsync replay --since", &run); rc != kExitOk) return rc;
+  SyncEngine& engine = *run.engine;
   bool dry = args.Has("--dry-run");
   std::vector<SyncEngine::Planned> planned;
   if (Status s = engine.Replay(since, until, dry, &planned); !s.ok()) return Fail(kExitFailure, s.message());
@@ -185,7 +204,7 @@ int RunReplaySince(const Args& args) {
   if (!dry && !planned.empty()) {
     if (Status s = engine.DrainOutbox(); !s.ok()) return Fail(kExitFailure, s.message());
   }
-  if (setup.notify) setup.notify->Stop();
+  if (run.setup.notify) run.setup.notify->Stop();
   std::printf("%zu missing ticket(s)%s\n", planned.size(),
               dry ? " (dry run: nothing written)"
                   : ("; created " + std::to_string(engine.stats().tickets_created) + ", found existing " +
@@ -206,21 +225,15 @@ int RunSync(const Argv& argv) {
   if (config.BackendNames().empty()) {
     return Fail(kExitUsage, args.Get("--config") + ": no backend configured (backends.jira, backends.servicenow)");
   }
-  SystemClock clock;
-  SystemSleeper sleeper;
-  EngineSetup setup;
-  if (Status s = BuildEngineSetup(config, clock, sleeper, &setup); !s.ok()) return Fail(kExitUsage, s.message());
-  EventLogOptions opts;
-  opts.holder = "noxsync sync";
-  auto log = EventLog::OpenForWrite(StorePath(args), opts);
-  if (!log.ok()) return Fail(kExitFailure, log.status().message());
-  SyncEngine engine(log->get(), setup.backends, &clock, config.sync, setup.notify.get());
+  EngineRun run;
+  if (int rc = OpenEngine(config, args, "noxsync sync", &run); rc != kExitOk) return rc;
+  SyncEngine& engine = *run.engine;
   InstallStopHandlers();
   int64_t interval = config.sync.poll_interval_us;
   for (;;) {
     Status s = engine.RunOnce();
     if (!s.ok()) {
-      if (setup.notify) setup.notify->Stop();
+      if (run.setup.notify) run.setup.notify->Stop();
       return Fail(kExitFailure, "sync stopped: " + s.message());
     }
     if (args.Has("--once") || g_stop) break;
@@ -230,7 +243,7 @@ int RunSync(const Argv& argv) {
     }
     if (g_stop) break;
   }
-  if (setup.notify) setup.notify->Stop();
+  if (run.setup.notify) run.setup.notify->Stop();
   uint64_t pending = 0;
   engine.PendingActions(&pending);
   PrintStats(engine.stats(), pending);
@@ -254,19 +267,13 @@ int RunIncident(const Argv& argv) {
   NoxsyncConfig config;
   int code = kExitOk;
   if (args.Given("--config") && !Load(args.Get("--config"), &config, &code)) return code;
-  SystemClock clock;
-  SystemSleeper sleeper;
-  EngineSetup setup;
-  if (Status s = BuildEngineSetup(config, clock, sleeper, &setup); !s.ok()) return Fail(kExitUsage, s.message());
-  EventLogOptions opts;
-  opts.holder = "noxsync incident set-status";
-  auto log = EventLog::OpenForWrite(StorePath(args), opts);
-  if (!log.ok()) return Fail(kExitFailure, log.status().message());
-  SyncEngine engine(log->get(), setup.backends, &clock, config.sync, setup.notify.get());
+  EngineRun run;
+  if (int rc = OpenEngine(config, args, "noxsync incident set-status", &run); rc != kExitOk) return rc;
+  SyncEngine& engine = *run.engine;
   Status s = engine.SetStatus(pos[1], to, "noxys", args.Get("--note"));
   if (!s.ok()) return Fail(kExitFailure, s.message());
   std::printf("%s is now %s\n", pos[1].c_str(), IncidentStatusName(to));
-  if (!setup.backends.empty()) {
+  if (!run.setup.backends.empty()) {
     if (Status d = engine.DrainOutbox(); !d.ok()) return Fail(kExitFailure, d.message());
     std::printf("tickets moved: %llu\n", static_cast<unsigned long long>(engine.stats().transitions_applied));
   }
@@ -275,7 +282,7 @@ int RunIncident(const Argv& argv) {
   if (pending > 0) {
     std::printf("%llu ticket update(s) waiting; `noxsync sync` sends them\n", static_cast<unsigned long long>(pending));
   }
-  if (setup.notify) setup.notify->Stop();
+  if (run.setup.notify) run.setup.notify->Stop();
   return kExitOk;
 }
 

@@ -882,26 +882,6 @@ bool FakeJira::SetPriority(const std::string& key, const std::string& priority) 
   return Handle(r).status == 200;
 }
 
-void FakeJira::InjectFault(FakeFault fault) {
-  std::lock_guard lock(mu_);
-  faults_.Add(std::move(fault));
-}
-
-void FakeJira::ClearFaults() {
-  std::lock_guard lock(mu_);
-  faults_.Clear();
-}
-
-std::vector<FakeRecord> FakeJira::requests() const {
-  std::lock_guard lock(mu_);
-  return requests_.records();
-}
-
-void FakeJira::ClearRequests() {
-  std::lock_guard lock(mu_);
-  requests_.Clear();
-}
-
 std::optional<FakeJiraIssue> FakeJira::Issue(const std::string& key) const {
   std::lock_guard lock(mu_);
   for (const auto& i : issues_) {

@@ -84,7 +84,7 @@ struct FakeJiraIssue {
   int64_t updated_us = 0;
 };
 
-class FakeJira {
+class FakeJira : public FakeBackendBase {
  public:
   FakeJira(const Clock& clock, FakeJiraOptions options);
 
@@ -99,11 +99,7 @@ class FakeJira {
   bool Comment(const std::string& key, const std::string& text);
   bool SetPriority(const std::string& key, const std::string& priority);
 
-  void InjectFault(FakeFault fault);
-  void ClearFaults();
 
-  std::vector<FakeRecord> requests() const;
-  void ClearRequests();
   std::optional<FakeJiraIssue> Issue(const std::string& key) const;
   std::vector<FakeJiraIssue> Issues() const;
   void set_base_url(const std::string& url);
@@ -125,11 +121,8 @@ class FakeJira {
   const Clock& clock_;
   FakeJiraOptions o_;
   TimeZone tz_;
-  mutable std::mutex mu_;
   std::vector<FakeJiraIssue> issues_;
   int64_t next_id_ = 10000;
-  FaultList faults_;
-  RequestLog requests_;
 };
 
 // Jira's error body: {"errorMessages":[...],"errors":{...}}.

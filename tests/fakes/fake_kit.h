@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,6 +64,33 @@ class RequestLog {
 
  private:
   std::vector<FakeRecord> records_;
+};
+
+// What every fake backend keeps besides its own state: the mutex that guards
+// it all, the injected faults, and the record of requests. Thread-safe.
+class FakeBackendBase {
+ public:
+  void InjectFault(FakeFault fault) {
+    std::lock_guard lock(mu_);
+    faults_.Add(std::move(fault));
+  }
+  void ClearFaults() {
+    std::lock_guard lock(mu_);
+    faults_.Clear();
+  }
+  std::vector<FakeRecord> requests() const {
+    std::lock_guard lock(mu_);
+    return requests_.records();
+  }
+  void ClearRequests() {
+    std::lock_guard lock(mu_);
+    requests_.Clear();
+  }
+
+ protected:
+  mutable std::mutex mu_;  // guards everything of the fake
+  FaultList faults_;
+  RequestLog requests_;
 };
 
 }  // namespace noxsync::fakes

@@ -455,16 +455,6 @@ bool FakeServiceNow::Assign(const std::string& ref, const std::string& user) {
   return Handle(r).status == 200;
 }
 
-void FakeServiceNow::InjectFault(FakeFault fault) {
-  std::lock_guard lock(mu_);
-  faults_.Add(std::move(fault));
-}
-
-void FakeServiceNow::ClearFaults() {
-  std::lock_guard lock(mu_);
-  faults_.Clear();
-}
-
 void FakeServiceNow::ExpireTokens() {
   std::lock_guard lock(mu_);
   access_tokens_.clear();
@@ -473,16 +463,6 @@ void FakeServiceNow::ExpireTokens() {
 int FakeServiceNow::tokens_issued() const {
   std::lock_guard lock(mu_);
   return tokens_issued_;
-}
-
-std::vector<FakeRecord> FakeServiceNow::requests() const {
-  std::lock_guard lock(mu_);
-  return requests_.records();
-}
-
-void FakeServiceNow::ClearRequests() {
-  std::lock_guard lock(mu_);
-  requests_.Clear();
 }
 
 std::optional<FakeServiceNowRecord> FakeServiceNow::Record(const std::string& ref) const {

@@ -46,7 +46,7 @@ struct FakeServiceNowRecord {
   std::vector<std::string> comments;
 };
 
-class FakeServiceNow {
+class FakeServiceNow : public FakeBackendBase {
  public:
   FakeServiceNow(const Clock& clock, FakeServiceNowOptions options);
 
@@ -58,14 +58,10 @@ class FakeServiceNow {
   bool WorkNote(const std::string& ref, const std::string& text);
   bool Assign(const std::string& ref, const std::string& user);
 
-  void InjectFault(FakeFault fault);
-  void ClearFaults();
   // Every access token stops working now (as if revoked).
   void ExpireTokens();
   int tokens_issued() const;
 
-  std::vector<FakeRecord> requests() const;
-  void ClearRequests();
   std::optional<FakeServiceNowRecord> Record(const std::string& ref) const;
   std::vector<FakeServiceNowRecord> Records() const;
   const FakeServiceNowOptions& options() const { return o_; }
@@ -82,13 +78,10 @@ class FakeServiceNow {
 
   const Clock& clock_;
   FakeServiceNowOptions o_;
-  mutable std::mutex mu_;
   std::vector<FakeServiceNowRecord> records_;
   std::map<std::string, int64_t> access_tokens_;  // token -> expiry (us)
   std::set<std::string> refresh_tokens_;
   int tokens_issued_ = 0;
-  FaultList faults_;
-  RequestLog requests_;
 };
 
 // ServiceNow's error body: {"error":{"message":..,"detail":..},"status":"failure"}.

@@ -172,11 +172,6 @@ FakeResponse FakeWebhookReceiver::Handle(const FakeRequest& r) {
   return res;
 }
 
-void FakeWebhookReceiver::InjectFault(FakeFault fault) {
-  std::lock_guard lock(mu_);
-  faults_.Add(std::move(fault));
-}
-
 std::vector<std::string> FakeWebhookReceiver::accepted() const {
   std::lock_guard lock(mu_);
   return accepted_;

@@ -14,21 +14,18 @@
 
 namespace noxsync::fakes {
 
-class FakeWebhookReceiver {
+class FakeWebhookReceiver : public FakeBackendBase {
  public:
   enum class Kind { kSlack, kTeams };
   explicit FakeWebhookReceiver(Kind kind) : kind_(kind) {}
 
   FakeResponse Handle(const FakeRequest& request);
 
-  void InjectFault(FakeFault fault);
   std::vector<std::string> accepted() const;  // bodies, in arrival order
   std::vector<std::string> refused() const;   // why each refused payload was refused
 
  private:
   Kind kind_;
-  mutable std::mutex mu_;
-  FaultList faults_;
   std::vector<std::string> accepted_;
   std::vector<std::string> refused_;
 };
