@@ -141,7 +141,8 @@ int RunDemo(const Argv& argv) {
                              << sn_server.base_url()
                              << "\", \"username\": \"svc_noxsync\",\n"
                                 "                   \"password\": \"${DEMO_SERVICENOW_PASSWORD}\", \"http\": {\"max_attempts\": 2}}\n"
-                                "  },\n  \"sync\": {\"poll_interval_seconds\": 60, \"max_attempts\": 2}\n}\n";
+                                "  },\n  \"sync\": {\"poll_interval_seconds\": 60, \"max_attempts\": 2, "
+                                "\"sla_escalation_raise_priority\": true}\n}\n";
   ::setenv("DEMO_JIRA_TOKEN", "fake-jira-api-token", 1);
   ::setenv("DEMO_SERVICENOW_PASSWORD", "fake-servicenow-password", 1);
   ConfigProblems problems;
@@ -218,6 +219,31 @@ int RunDemo(const Argv& argv) {
   std::printf("  %llu SLA breaches recorded (once each), with a comment or work note on every ticket\n",
               static_cast<unsigned long long>(engine.stats().sla_breaches));
   ShowRecords(log, "inc_00000006", mark, 4);
+
+  Step("Three more hours: open High incidents breach their 4 h SLA; their tickets are raised to Critical");
+  mark = HeadSeq(log) + 1;
+  clock.Advance(3 * 3600'000'000LL);
+  run();
+  {
+    std::string raised_incident, raised_key;
+    log.ScanLog(mark, [&](const LogRecord& r) {
+      if (r.type == record_type::kTicketPriorityChanged && r.payload.find("\"backend\":\"jira\"") != std::string::npos) {
+        raised_incident = r.incident;
+        return false;
+      }
+      return true;
+    });
+    Check(!raised_incident.empty(), "a High incident's tickets were raised to Critical", &failures);
+    if (!raised_incident.empty()) {
+      ShowRecords(log, raised_incident, mark, 6);
+      for (const auto& issue : jira.Issues()) {
+        for (const auto& l : issue.labels) {
+          if (l == "noxys-inc-" + raised_incident) raised_key = issue.key + " is now " + issue.priority;
+        }
+      }
+      Check(raised_key.find("Highest") != std::string::npos, "Jira " + raised_key, &failures);
+    }
+  }
 
   Step("A day passes: COACH incidents with no new event are resolved, in Noxys and in their tickets");
   clock.Advance(24 * 3600'000'000LL);

@@ -87,6 +87,11 @@ struct EngineRun {
   EngineSetup setup;
   std::unique_ptr<EventLog> log;
   std::unique_ptr<SyncEngine> engine;
+  // The dispatcher's workers record into the store: they stop first.
+  ~EngineRun() {
+    if (setup.notify) setup.notify->Stop();
+    setup.record_to->store(nullptr);
+  }
 };
 
 // kExitOk with *run ready, or the exit code after saying why not.
@@ -99,6 +104,7 @@ int OpenEngine(const NoxsyncConfig& config, const Args& args, const char* holder
   auto log = EventLog::OpenForWrite(StorePath(args), opts);
   if (!log.ok()) return Fail(kExitFailure, log.status().message());
   run->log = std::move(log).value();
+  run->setup.record_to->store(run->log.get());
   run->engine = std::make_unique<SyncEngine>(run->log.get(), run->setup.backends, &run->clock, config.sync,
                                              run->setup.notify.get());
   return kExitOk;
@@ -106,7 +112,7 @@ int OpenEngine(const NoxsyncConfig& config, const Args& args, const char* holder
 
 void PrintStats(const EngineStats& s, uint64_t pending) {
   std::printf("tickets created %llu (found after a crash %llu, requested %llu, given up %llu); transitions %llu; "
-              "comments %llu; changes from tickets %llu; conflicts %llu; incidents without a rule %llu; "
+              "comments %llu; priorities raised %llu; changes from tickets %llu; conflicts %llu; incidents without a rule %llu; "
               "actions waiting %llu\n",
               static_cast<unsigned long long>(s.tickets_created),
               static_cast<unsigned long long>(s.tickets_found_existing),
@@ -114,6 +120,7 @@ void PrintStats(const EngineStats& s, uint64_t pending) {
               static_cast<unsigned long long>(s.create_failures),
               static_cast<unsigned long long>(s.transitions_applied),
               static_cast<unsigned long long>(s.comments_added),
+              static_cast<unsigned long long>(s.priorities_changed),
               static_cast<unsigned long long>(s.status_changes_from_tickets),
               static_cast<unsigned long long>(s.conflicts), static_cast<unsigned long long>(s.no_rule),
               static_cast<unsigned long long>(pending));

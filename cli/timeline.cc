@@ -108,6 +108,9 @@ std::string DescribeRecord(const LogRecord& r) {
   }
   if (r.type == rt::kTicketCommentRequested) return b + " comment requested: " + Str(o, "text");
   if (r.type == rt::kTicketCommentAdded) return b + " " + Str(o, "key") + " " + Str(o, "kind") + " comment added";
+  if (r.type == rt::kTicketPriorityChanged) {
+    return b + " " + Str(o, "key") + " priority raised to " + Str(o, "priority") + " (" + Str(o, "backend_priority") + ")";
+  }
   if (r.type == rt::kSyncConflict) {
     return "conflict on " + b + " " + Str(o, "key") + ": Noxys " + Str(o, "noxys_status") + ", ticket " +
            Str(o, "ticket_status") + "; " + Str(o, "policy") + ": the " + Str(o, "winner") + " wins";
@@ -115,8 +118,18 @@ std::string DescribeRecord(const LogRecord& r) {
   if (r.type == rt::kSlaBreached) {
     return Str(o, "priority") + " " + Str(o, "deadline") + " SLA breached (due " + FormatTimestamp(Int(o, "due_us")) + ")";
   }
-  if (r.type == rt::kSlaEscalated) return "escalated: " + Str(o, "action") + " on the tickets";
+  if (r.type == rt::kSlaEscalated) {
+    if (Str(o, "action") == "raise_priority") return "escalated: priority " + Str(o, "from") + " -> " + Str(o, "to");
+    return "escalated: " + Str(o, "action") + " on the tickets";
+  }
   if (r.type == rt::kIncidentAutoResolved) return Str(o, "from") + " -> Resolved automatically: " + Str(o, "reason");
+  if (r.type == rt::kNotificationSent) {
+    return Str(o, "kind") + " notification sent to " + Str(o, "channel") +
+           (Str(o, "ticket_key").empty() ? "" : " (" + Str(o, "ticket_key") + ")");
+  }
+  if (r.type == rt::kBackendError && Str(o, "action") == "notification") {
+    return Str(o, "kind") + " notification to " + Str(o, "channel") + " failed: " + Str(o, "reason");
+  }
   if (r.type == rt::kBackendError) {
     return b + " " + Str(o, "action") + " gave up after " + std::to_string(Int(o, "attempts")) + " attempt(s): " +
            Str(o, "reason");

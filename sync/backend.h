@@ -115,6 +115,10 @@ class Backend {
   virtual Result<Ticket> MoveTo(std::string_view ref, IncidentStatus target) = 0;
 
   virtual Status AddComment(std::string_view ref, const Comment& comment) = 0;
+  // Sets the ticket's priority to the backend's value for `severity` (an SLA
+  // escalation). Jira: the priority mapped from it; ServiceNow: urgency and
+  // impact whose matrix gives it. Returns the ticket as it now is.
+  virtual Result<Ticket> SetPriority(std::string_view ref, Severity severity) = 0;
 };
 
 }  // namespace noxsync

@@ -22,13 +22,13 @@ std::string PollCursorKey(const std::string& backend) { return "poll_cursor/" + 
 
 // One outbox row: an external action and its retry state.
 struct SyncEngine::Action {
-  std::string kind;  // create, transition, comment
+  std::string kind;  // create, transition, comment, priority
   std::string incident;
   std::string backend;
   std::string to;       // transition: the Noxys status
   std::string text;     // comment: the text; create: the event
   std::string comment_kind;
-  std::string priority, rule, assignee, assignment_group;  // create
+  std::string priority, rule, assignee, assignment_group;  // create; priority: the new one
   int64_t attempts = 0;
   int64_t next_us = 0;
 
@@ -91,6 +91,16 @@ void TicketFacts(JsonText& j, const Ticket& t) {
       .Str("ticket_status", IncidentStatusName(t.status))
       .Int("updated_us", t.updated_us)
       .Str("version", t.version);
+}
+
+Severity NextSeverity(Severity s) {
+  switch (s) {
+    case Severity::kLow: return Severity::kMedium;
+    case Severity::kMedium: return Severity::kHigh;
+    case Severity::kHigh:
+    case Severity::kCritical: break;
+  }
+  return Severity::kCritical;
 }
 
 bool Permanent(const Status& s) {
@@ -453,6 +463,29 @@ Status SyncEngine::ExecuteComment(const std::string& key, Action& a, bool* finis
   return Complete(key, a, rt::kTicketCommentAdded, payload, &stats_.comments_added, finished);
 }
 
+Status SyncEngine::ExecutePriority(const std::string& key, Action& a, bool* finished) {
+  TicketRow row;
+  bool ready = false;
+  if (Status s = TicketFor(key, a, &row, &ready, finished); !s.ok() || !ready) return s;
+  Severity severity;
+  if (!ParseSeverity(a.priority, &severity)) {
+    return Retry(key, a, Status::InvalidArgument("outbox priority action with unknown priority \"" + a.priority + "\""),
+                 finished);
+  }
+  auto changed = backends_.at(a.backend)->SetPriority(row.id, severity);
+  if (!changed.ok()) return Retry(key, a, changed.status(), finished);
+  // The ticket's version is not taken: a person's status change made
+  // meanwhile must still be seen by the next poll.
+  std::string payload;
+  JsonText(&payload)
+      .Str("backend", a.backend)
+      .Str("key", row.key)
+      .Str("priority", a.priority)
+      .Str("backend_priority", changed->priority)
+      .End();
+  return Complete(key, a, rt::kTicketPriorityChanged, payload, &stats_.priorities_changed, finished);
+}
+
 Status SyncEngine::Execute(const std::string& key, Action& a, bool* finished) {
   if (!backends_.count(a.backend)) {
     return Retry(key, a, Status::InvalidArgument("backend " + a.backend + " is not configured"), finished);
@@ -460,6 +493,7 @@ Status SyncEngine::Execute(const std::string& key, Action& a, bool* finished) {
   if (a.kind == "create") return ExecuteCreate(key, a, finished);
   if (a.kind == "transition") return ExecuteTransition(key, a, finished);
   if (a.kind == "comment") return ExecuteComment(key, a, finished);
+  if (a.kind == "priority") return ExecutePriority(key, a, finished);
   return Retry(key, a, Status::InvalidArgument("unknown outbox action " + a.kind), finished);
 }
 
@@ -736,23 +770,45 @@ Status SyncEngine::CheckSla() {
     if (Status s = Record(&step, rt::kSlaBreached, st.incident, payload); !s.ok()) return s;
     std::string text = "SLA breached: the " + std::string(SeverityName(st.priority)) + " " + st.deadline +
                        " deadline passed at " + FormatTimestamp(st.due_us) + ".";
-    if (config_.escalate_with_comment) {
+    // Escalation: an outbox action per ticket, and one sla.escalated record
+    // per kind of action, all in the breach's step.
+    auto escalate = [&](const char* kind, const char* action, auto&& fill) -> Status {
+      bool any = false;
       for (const auto& backend : backend_names_) {
         TicketRow row;
         bool have = false;
         if (Status s = projector_.FindTicket(st.incident, backend, &row, &have); !s.ok()) return s;
         if (!have || row.state != "created") continue;
         Action a;
-        a.kind = "comment";
+        a.kind = kind;
         a.incident = st.incident;
         a.backend = backend;
+        fill(a);
+        step.mutations.push_back({Cf::kOutbox, OutboxKey(st.incident, backend, kind), a.ToJson()});
+        any = true;
+      }
+      if (!any) return Status::Ok();
+      std::string esc;
+      JsonText j(&esc);
+      j.Str("deadline", st.deadline).Str("action", action);
+      if (std::string_view(kind) == "comment") j.Str("text", text);
+      if (std::string_view(kind) == "priority") {
+        j.Str("from", SeverityName(st.priority)).Str("to", SeverityName(NextSeverity(st.priority)));
+      }
+      j.End();
+      return Record(&step, rt::kSlaEscalated, st.incident, esc);
+    };
+    if (config_.escalate_with_comment) {
+      Status s = escalate("comment", "comment", [&](Action& a) {
         a.text = text;
         a.comment_kind = "sla";
-        step.mutations.push_back({Cf::kOutbox, OutboxKey(st.incident, backend, "comment"), a.ToJson()});
-      }
-      std::string esc;
-      JsonText(&esc).Str("deadline", st.deadline).Str("action", "comment").Str("text", text).End();
-      if (Status s = Record(&step, rt::kSlaEscalated, st.incident, esc); !s.ok()) return s;
+      });
+      if (!s.ok()) return s;
+    }
+    if (config_.escalate_raise_priority && st.priority != Severity::kCritical) {
+      Status s = escalate("priority", "raise_priority",
+                          [&](Action& a) { a.priority = SeverityName(NextSeverity(st.priority)); });
+      if (!s.ok()) return s;
     }
     if (Status s = Commit(std::move(step)); !s.ok()) return s;
     ++stats_.sla_breaches;

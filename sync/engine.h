@@ -46,6 +46,7 @@ struct EngineStats {
   uint64_t create_failures = 0;         // gave up (ticket.create_failed)
   uint64_t transitions_applied = 0;
   uint64_t comments_added = 0;
+  uint64_t priorities_changed = 0;
   uint64_t status_changes_from_tickets = 0;
   uint64_t echoes_ignored = 0;
   uint64_t conflicts = 0;
@@ -89,7 +90,7 @@ class SyncEngine {
                    const std::string& note);
 
   // Records each SLA deadline passed (once per incident and deadline),
-  // notifies and escalates (a comment on the tickets).
+  // notifies and escalates (a comment on the tickets, a priority raised).
   Status CheckSla();
 
   // Resolves COACH incidents with no event for auto_resolve_after, in Noxys
@@ -124,6 +125,7 @@ class SyncEngine {
   Status ExecuteCreate(const std::string& outbox_key, Action& action, bool* finished);
   Status ExecuteTransition(const std::string& outbox_key, Action& action, bool* finished);
   Status ExecuteComment(const std::string& outbox_key, Action& action, bool* finished);
+  Status ExecutePriority(const std::string& outbox_key, Action& action, bool* finished);
   Status Retry(const std::string& outbox_key, Action& action, const Status& why, bool* finished);
   // The ticket a move or comment acts on: *ready when it exists; a ticket
   // still being created makes the action wait, one never to exist drops it.

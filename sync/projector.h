@@ -35,11 +35,13 @@ inline constexpr const char* kTicketTransitionRequested = "ticket.transition_req
 inline constexpr const char* kTicketTransitionApplied = "ticket.transition_applied";
 inline constexpr const char* kTicketCommentRequested = "ticket.comment_requested";
 inline constexpr const char* kTicketCommentAdded = "ticket.comment_added";
+inline constexpr const char* kTicketPriorityChanged = "ticket.priority_changed";
 inline constexpr const char* kSyncConflict = "sync.conflict";
 inline constexpr const char* kBackendError = "backend.error";
 inline constexpr const char* kSlaBreached = "sla.breached";
 inline constexpr const char* kSlaEscalated = "sla.escalated";
 inline constexpr const char* kIncidentAutoResolved = "incident.auto_resolved";
+inline constexpr const char* kNotificationSent = "notification.sent";
 }  // namespace record_type
 
 // kMeta key marking an SLA deadline of an incident as breached (derived from

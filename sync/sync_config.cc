@@ -64,6 +64,15 @@ SyncConfig SyncConfig::Defaults() {
              {"Classifications", T("{classifications}")},
              {"Policy Action", T("{policy_decisions.action}")},
              {"Timestamp", T("{timestamp}")}};
+  // Jira custom field ids differ per site, so the defaults name the fields
+  // as the guide does; the adapter finds their ids (GET /field) and skips,
+  // with a warning, a name the site lacks.
+  c.field_mapping["jira"] = {{"Platform", T("{platform_name}")},
+                             {"Risk Score", T("{risk_score}")},
+                             {"User", T("{user_email}")},
+                             {"Classifications", T("{classification_type}")},
+                             {"Policy Action", T("{policy_decisions.action}")},
+                             {"Noxys Event ID", T("{event_id}")}};
   c.field_mapping["servicenow"] = {{"u_noxys_event_id", T("{event_id}")},
                                    {"u_risk_score", T("{risk_score}")},
                                    {"u_classifications", T("{classification_type}")},
@@ -260,6 +269,7 @@ void ReadSyncConfig(ConfigSection* root, const std::vector<std::string>& backend
     c->auto_resolve_after_us = s->Int("auto_resolve_coach_after_hours", c->auto_resolve_after_us / 3600'000'000LL, 0, 8760) *
                                3600'000'000LL;
     c->escalate_with_comment = s->Bool("sla_escalation_comment", c->escalate_with_comment);
+    c->escalate_raise_priority = s->Bool("sla_escalation_raise_priority", c->escalate_raise_priority);
     s->Finish();
   }
 }

@@ -71,6 +71,9 @@ struct SyncConfig {
   int64_t recurrence_comment_interval_us = 3600'000'000;
   int64_t auto_resolve_after_us = 24 * 3600'000'000LL;  // COACH incidents; 0: never
   bool escalate_with_comment = true;  // an SLA breach comments on the tickets
+  // An SLA breach raises the tickets' priority one step (Low -> Medium ->
+  // High -> Critical); the SLA deadlines keep the priority the rules gave.
+  bool escalate_raise_priority = false;
 
   // The guide's defaults.
   static SyncConfig Defaults();

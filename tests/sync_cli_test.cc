@@ -13,6 +13,7 @@
 
 #include "tests/fakes/fake_jira.h"
 #include "tests/fakes/fake_servicenow.h"
+#include "tests/fakes/fake_webhooks.h"
 #include "tests/run_command.h"
 #include "tests/temp_dir.h"
 
@@ -103,6 +104,38 @@ TEST_F(SyncCommands, TicketsStatusesBothWaysAndAReplayThatCreatesNoDuplicate) {
   auto sla = Run("sla --json");
   EXPECT_EQ(sla.exit_code, 0) << sla.err;
   EXPECT_EQ(sla.out.find("\"inc_00000001\""), std::string::npos);  // resolved: not at risk
+}
+
+TEST_F(SyncCommands, EveryNotificationDeliveredOrFailedIsInTheLog) {
+  fakes::FakeWebhookReceiver slack(fakes::FakeWebhookReceiver::Kind::kSlack);
+  fakes::FakeWebhookReceiver teams(fakes::FakeWebhookReceiver::Kind::kTeams);
+  fakes::FakeHttpServer slack_server, teams_server;
+  std::string error;
+  ASSERT_TRUE(slack_server.Start(0, [&](const fakes::FakeRequest& r) { return slack.Handle(r); }, &error));
+  ASSERT_TRUE(teams_server.Start(0, [&](const fakes::FakeRequest& r) { return teams.Handle(r); }, &error));
+  teams.InjectFault(fakes::FakeFault{"POST /", 404, "", 0, fakes::Fault::kNone, false, 1000});
+  ::setenv("NOXSYNC_TEST_SLACK", (slack_server.base_url() + "/services/T0/B0/slack-secret-1").c_str(), 1);
+  ::setenv("NOXSYNC_TEST_TEAMS", (teams_server.base_url() + "/webhookb2/teams-secret-2").c_str(), 1);
+  std::string events = dir_.Sub("two.jsonl");
+  std::ofstream(events)
+      << R"({"event_id":"evt_n1","timestamp":"2026-03-20T14:32:00Z","platform_id":"chatgpt","platform_name":"ChatGPT","user_email":"alice@acme.fr","risk_score":0.95,"classifications":[{"type":"EMAIL","value":"a","confidence":0.9}],"policy_decisions":{"action":"BLOCK","policy_id":"p","policy_name":"n"}})"
+      << "\n";
+  ASSERT_EQ(Run("ingest " + events + " --quiet").exit_code, 0);
+  auto sync = Run("sync --once --config " +
+                  Config(false, R"(,"notifications":[{"type":"slack","name":"soc","webhook_url":"${NOXSYNC_TEST_SLACK}"},)"
+                                R"({"type":"teams","name":"managers","webhook_url":"${NOXSYNC_TEST_TEAMS}"}])"));
+  ::unsetenv("NOXSYNC_TEST_SLACK");
+  ::unsetenv("NOXSYNC_TEST_TEAMS");
+  ASSERT_EQ(sync.exit_code, 0) << sync.err;
+  EXPECT_EQ(slack.accepted().size(), 1u);
+  auto history = Run("history inc_00000001");
+  ASSERT_EQ(history.exit_code, 0) << history.err;
+  EXPECT_NE(history.out.find("ticket_created notification sent to slack:soc (SEC-1)"), std::string::npos) << history.out;
+  EXPECT_NE(history.out.find("ticket_created notification to teams:managers failed: Teams webhook managers answered HTTP 404"),
+            std::string::npos)
+      << history.out;
+  EXPECT_EQ((sync.out + sync.err + history.out).find("secret-"), std::string::npos);
+  EXPECT_EQ(Run("verify").exit_code, 0);
 }
 
 TEST_F(SyncCommands, ConfigCheckReportsEveryProblemWithItsPath) {

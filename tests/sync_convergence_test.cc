@@ -9,7 +9,10 @@
 // make test runs 150 seeds; NOXSYNC_CONVERGENCE_SEEDS=N runs N (make soak),
 // and NOXSYNC_CONVERGENCE_SEED=S replays one seed. A failure prints its seed.
 #include <cstdlib>
+#include <map>
 #include <random>
+
+#include <boost/json.hpp>
 
 #include <gtest/gtest.h>
 
@@ -88,6 +91,7 @@ std::string RunSeed(uint64_t seed) {
                              "POST /rest/api/3/issue/", "GET /api/now/table/incident",
                              "POST /api/now/table/incident", "PATCH /api/now/table/incident"};
   const int steps = 25 + static_cast<int>(rng() % 25);
+  int noxys_changes = 0;  // Noxys-side changes made: each must be one record
   for (int step = 0; step < steps; ++step) {
     clock.Advance(1'000'000 + static_cast<int64_t>(rng() % 90) * 1'000'000);
     int what = static_cast<int>(rng() % 10);
@@ -100,7 +104,11 @@ std::string RunSeed(uint64_t seed) {
       auto records = sn.Records();
       if (!records.empty()) sn.SetState(records[rng() % records.size()].fields.at("number"), kSnState[st], &error);
     } else if (what == 4) {
-      engine.SetStatus(incident_id(i), kStatus[st], "noxys", "");
+      std::string v;
+      Incident before;
+      bool changes = (*log)->Get(Cf::kIncidents, incident_id(i), &v).ok() && IncidentFromJson(v, &before).ok() &&
+                     before.status != kStatus[st];
+      if (engine.SetStatus(incident_id(i), kStatus[st], "noxys", "").ok() && changes) ++noxys_changes;
     } else if (what == 5) {  // a fault on some endpoint, once
       fakes::FakeFault f;
       f.endpoint = endpoints[rng() % 7];
@@ -159,6 +167,49 @@ std::string RunSeed(uint64_t seed) {
         (*log)->IncidentRecords(id, &records);
         for (const auto& r : records) problems += "\n  " + std::to_string(r.seq) + " " + r.type + " " + r.payload;
       }
+    }
+  }
+  // Every change is in the log: folding the log's status records alone gives
+  // each incident's status and each ticket's status as the backends hold it,
+  // and every Noxys-side change made is one record.
+  std::map<std::string, std::string> logged_incident;  // incident -> status
+  std::map<std::string, std::string> logged_ticket;    // incident/backend -> ticket status
+  int noxys_records = 0;
+  (*log)->ScanLog(1, [&](const LogRecord& r) {
+    bool status_change = r.type == "ticket.status_changed";
+    bool ticket_facts = status_change || r.type == "ticket.created" || r.type == "ticket.transition_applied";
+    if (!ticket_facts) return true;
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(r.payload, ec);
+    if (ec || !v.is_object()) return true;
+    const boost::json::object& o = v.get_object();
+    auto str = [&](const char* k) {
+      const boost::json::value* x = o.if_contains(k);
+      return x && x->is_string() ? std::string(x->get_string()) : std::string();
+    };
+    if (status_change) {
+      logged_incident[r.incident] = str("to");
+      noxys_records += str("source") == "noxys";
+    }
+    if (!str("backend").empty() && !str("ticket_status").empty()) {
+      logged_ticket[r.incident + "/" + str("backend")] = str("ticket_status");
+    }
+    return true;
+  });
+  if (noxys_records != noxys_changes) {
+    problems += std::to_string(noxys_changes) + " Noxys-side changes made, " + std::to_string(noxys_records) +
+                " in the log; ";
+  }
+  for (int i = 0; i < incidents; ++i) {
+    std::string id = incident_id(i), v;
+    Incident inc;
+    if (!(*log)->Get(Cf::kIncidents, id, &v).ok() || !IncidentFromJson(v, &inc).ok()) continue;
+    std::string now = IncidentStatusName(inc.status);
+    std::string logged = logged_incident.count(id) ? logged_incident[id] : "Open";
+    if (logged != now) problems += id + ": the log says " + logged + ", the projection " + now + "; ";
+    for (const char* backend : {"jira", "servicenow"}) {
+      std::string held = logged_ticket[id + "/" + backend];
+      if (held != now) problems += id + ": the log last saw its " + backend + " ticket " + held + ", it is " + now + "; ";
     }
   }
   uint64_t pending = 0;

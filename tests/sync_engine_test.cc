@@ -136,6 +136,13 @@ TEST_F(SyncEngineTest, TheGuidesEventYieldsAJiraIssueAndAServiceNowIncident) {
                            "2026-03-20T14:32:00Z", "evt_abc123def456"}) {
     EXPECT_NE(issue->description.find(fact), std::string::npos) << fact;
   }
+  // The guide's custom fields, found by name on the site, typed as it wants.
+  EXPECT_EQ(issue->custom.at("customfield_10042"), "9.5E-1");                 // Risk Score (number)
+  EXPECT_EQ(issue->custom.at("customfield_10043"), "\"ChatGPT\"");            // Platform
+  EXPECT_EQ(issue->custom.at("customfield_10044"), "\"alice@acme.fr\"");      // User
+  EXPECT_EQ(issue->custom.at("customfield_10045"), R"(["EMAIL"])");           // Classifications
+  EXPECT_EQ(issue->custom.at("customfield_10046"), R"({"value":"BLOCK"})");   // Policy Action
+  EXPECT_EQ(issue->custom.at("customfield_10047"), "\"evt_abc123def456\"");   // Noxys Event ID
   auto rec = sn_fake_->Record("INC0000001");
   ASSERT_TRUE(rec.has_value());
   EXPECT_EQ(rec->fields.at("short_description"), "BLOCK: chatgpt - EMAIL");
@@ -387,6 +394,40 @@ TEST_F(SyncEngineTest, AnSlaBreachIsRecordedOnceNotifiedAndEscalated) {
   EXPECT_EQ(got[2].kind, Notification::Kind::kSlaBreached);
   EXPECT_EQ(got[2].ticket_key, "SEC-1");
   EXPECT_NE(got[2].detail.find("SLA breached"), std::string::npos);
+  engine_.reset();
+}
+
+TEST_F(SyncEngineTest, AnSlaBreachCanRaiseTheTicketsPriorityWithoutHidingAPersonsMove) {
+  Ingest({Event("evt_h", "hugo@acme.fr", 0.85, "BLOCK")});  // block-high-risk: High, respond within 4 h
+  SyncConfig config = SyncConfig::Defaults();
+  config.escalate_raise_priority = true;
+  SyncEngine& engine = Engine(config);
+  ASSERT_TRUE(engine.RunOnce().ok());
+  EXPECT_EQ(jira_fake_->Issue("SEC-1")->priority, "High");
+  EXPECT_EQ(sn_fake_->Record("INC0000001")->fields.at("priority"), "3");  // urgency 2 (risk 0.85) x impact 2 (EMAIL)
+  clock_.Advance(4 * 3600'000'000LL + 60'000'000);
+  ASSERT_TRUE(engine.RunOnce().ok());
+  EXPECT_EQ(Count("inc_00000001", "sla.breached"), 1);
+  EXPECT_EQ(Count("inc_00000001", "sla.escalated"), 2);  // a comment, a priority
+  EXPECT_EQ(Count("inc_00000001", "ticket.priority_changed"), 2);
+  EXPECT_EQ(jira_fake_->Issue("SEC-1")->priority, "Highest");
+  auto rec = sn_fake_->Record("INC0000001");
+  EXPECT_EQ(rec->fields.at("urgency"), "1");
+  EXPECT_EQ(rec->fields.at("impact"), "1");
+  EXPECT_EQ(rec->fields.at("priority"), "1");
+  // The edit changed the ticket's version; a person's move right after is
+  // still seen, and the edit itself is not taken for a status change.
+  std::string error;
+  ASSERT_TRUE(jira_fake_->Move("SEC-1", "In Progress", &error)) << error;
+  clock_.Advance(60'000'000);
+  ASSERT_TRUE(engine.RunOnce().ok());
+  EXPECT_EQ(StatusOf("inc_00000001"), IncidentStatus::kInProgress);
+  EXPECT_EQ(sn_fake_->Record("INC0000001")->fields.at("state"), "2");
+  EXPECT_EQ(Count("inc_00000001", "ticket.status_changed"), 1);
+  // The SLA deadlines keep the rules' priority: no second breach at once.
+  clock_.Advance(3600'000'000LL);
+  ASSERT_TRUE(engine.RunOnce().ok());
+  EXPECT_EQ(Count("inc_00000001", "sla.breached"), 1);
   engine_.reset();
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -64,6 +65,21 @@ bool IEquals(std::string_view a, std::string_view b) {
          });
 }
 
+// "EMAIL, IBAN" -> {"EMAIL", "IBAN"}: a rendered list for an array field.
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= text.size()) {
+    size_t j = std::min(text.find(',', i), text.size());
+    std::string_view part = text.substr(i, j - i);
+    while (!part.empty() && std::isspace(static_cast<unsigned char>(part.front()))) part.remove_prefix(1);
+    while (!part.empty() && std::isspace(static_cast<unsigned char>(part.back()))) part.remove_suffix(1);
+    if (!part.empty()) out.emplace_back(part);
+    i = j + 1;
+  }
+  return out;
+}
+
 using Reader = http::ReplyReader;
 
 std::string JiraMessages(const std::string& body) {
@@ -107,6 +123,7 @@ class JiraBackend final : public Backend {
   Result<TicketPage> ChangedSince(int64_t since_us, std::string_view page_token) override;
   Result<Ticket> MoveTo(std::string_view key, IncidentStatus target) override;
   Status AddComment(std::string_view key, const Comment& comment) override;
+  Result<Ticket> SetPriority(std::string_view key, Severity severity) override;
 
  private:
   struct Reply {
@@ -123,6 +140,18 @@ class JiraBackend final : public Backend {
   Result<TimeZone> UserTimeZone();
   Result<json::value> AssigneeFor(const std::string& who);
   IncidentStatus MapStatus(const std::string& name, const std::string& category) const;
+  // A field of the Jira site (GET /field), for mapping by name and typing
+  // values: `type` is the schema type ("string", "number", "option",
+  // "array"...), `items` the element type of an array.
+  struct Field {
+    std::string id, name, type, items;
+    bool custom = false;
+  };
+  Result<std::vector<Field>> Fields();
+  // The custom field id and JSON value for one field_mapping entry. *skip
+  // when the site has no custom field by that name (warned once).
+  Status MapField(const std::string& name, const std::string& value_json, std::string* id, json::value* value,
+                  bool* skip);
 
   JiraConfig c_;
   std::unique_ptr<http::HttpClient> http_;
@@ -131,6 +160,8 @@ class JiraBackend final : public Backend {
   std::mutex mu_;  // guards the caches below
   std::optional<TimeZone> tz_;
   std::map<std::string, std::string> assignee_cache_;  // e-mail -> account id / username
+  std::optional<std::vector<Field>> fields_;
+  std::set<std::string> missing_fields_warned_;
 };
 
 Status JiraBackend::FromHttp(const http::Outcome& out, const std::string& what) {
@@ -505,16 +536,11 @@ Result<Ticket> JiraBackend::Create(const NewTicket& t) {
     fields["components"] = std::move(comps);
   }
   for (const auto& [name, value_json] : t.extra_fields) {
-    bool custom = name.rfind("customfield_", 0) == 0 && name.size() > 12 &&
-                  std::all_of(name.begin() + 12, name.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
-    if (!custom) {
-      return Status::InvalidArgument("field mapping for Jira names \"" + name +
-                                     "\"; only custom fields (customfield_NNNNN) can be mapped");
-    }
-    boost::system::error_code ec;
-    json::value v = json::parse(value_json, ec);
-    if (ec) return Status::InvalidArgument("field " + name + ": value is not JSON: " + value_json);
-    fields[name] = std::move(v);
+    std::string id;
+    json::value v;
+    bool skip = false;
+    if (Status s = MapField(name, value_json, &id, &v, &skip); !s.ok()) return s;
+    if (!skip) fields[id] = std::move(v);
   }
   json::value body = json::object{{"fields", std::move(fields)}};
   std::string what = "POST " + api_ + "/issue (incident " + t.incident_id + ")";
@@ -537,6 +563,100 @@ Result<Ticket> JiraBackend::Create(const NewTicket& t) {
   created.raw_status = "";
   created.status = IncidentStatus::kOpen;
   return created;
+}
+
+Result<std::vector<JiraBackend::Field>> JiraBackend::Fields() {
+  {
+    std::lock_guard lock(mu_);
+    if (fields_) return *fields_;
+  }
+  std::string what = "GET " + api_ + "/field";
+  Reply r = Call("GET", api_ + "/field", what, 200);
+  if (!r.status.ok()) return r.status;
+  if (!r.body.is_array()) return Status::Unavailable("Jira's reply to " + what + " is not a list of fields");
+  Reader rd("Jira", what);
+  const json::array* list = &r.body.get_array();
+  std::vector<Field> out;
+  for (const auto& fv : *list) {
+    const json::object* fo = rd.Obj(&fv, "[]");
+    Field f;
+    f.id = rd.Str(fo, "id", "[].id");
+    f.name = rd.Str(fo, "name", "[].name");
+    if (rd.failed()) return Status::Unavailable(rd.error());
+    if (const json::value* c = fo->if_contains("custom"); c && c->is_bool()) f.custom = c->get_bool();
+    if (const json::value* sc = fo->if_contains("schema"); sc && sc->is_object()) {
+      if (const json::value* ty = sc->get_object().if_contains("type"); ty && ty->is_string()) f.type = ty->get_string();
+      if (const json::value* it = sc->get_object().if_contains("items"); it && it->is_string()) f.items = it->get_string();
+    }
+    out.push_back(std::move(f));
+  }
+  std::lock_guard lock(mu_);
+  fields_ = out;
+  return out;
+}
+
+Status JiraBackend::MapField(const std::string& name, const std::string& value_json, std::string* id,
+                             json::value* value, bool* skip) {
+  *skip = false;
+  boost::system::error_code ec;
+  *value = json::parse(value_json, ec);
+  if (ec) return Status::InvalidArgument("field " + name + ": value is not JSON: " + value_json);
+  auto fields = Fields();
+  if (!fields.ok()) return fields.status();
+  const Field* found = nullptr;
+  for (const auto& f : *fields) {
+    if (f.id == name) found = &f;
+  }
+  for (const auto& f : *fields) {
+    if (!found && IEquals(f.name, name)) found = &f;
+  }
+  bool custom_id = name.rfind("customfield_", 0) == 0;
+  if (found && !found->custom) {
+    return Status::InvalidArgument("field_mapping.jira names \"" + name + "\", a Jira system field; only custom "
+                                   "fields can be mapped (by name or as customfield_NNNNN)");
+  }
+  if (!found) {
+    // An id Jira does not list is sent as is: Jira's answer names the
+    // problem. A name is skipped: the value is in the ticket's facts.
+    if (custom_id) {
+      *id = name;
+      return Status::Ok();
+    }
+    std::lock_guard lock(mu_);
+    if (missing_fields_warned_.insert(name).second) {
+      spdlog::warn("jira: no custom field named \"{}\"; its value stays in the description only. Create the field "
+                   "or remove field_mapping.jira[\"{}\"]",
+                   name, name);
+    }
+    *skip = true;
+    return Status::Ok();
+  }
+  *id = found->id;
+  // Templates render text; give Jira the type the field wants.
+  if (!value->is_string()) return Status::Ok();
+  std::string text(value->get_string());
+  if (found->type == "number") {
+    char* end = nullptr;
+    double d = std::strtod(text.c_str(), &end);
+    if (text.empty() || end == nullptr || *end != '\0') {
+      return Status::InvalidArgument("Jira field \"" + found->name + "\" (" + found->id + ") takes a number, and its "
+                                     "template gave \"" + text + "\"; fix field_mapping.jira");
+    }
+    *value = d;
+  } else if (found->type == "option") {
+    *value = json::object{{"value", text}};
+  } else if (found->type == "array") {
+    json::array items;
+    for (const auto& part : SplitList(text)) {
+      if (found->items == "option") {
+        items.push_back(json::object{{"value", part}});
+      } else {
+        items.push_back(json::value(part));
+      }
+    }
+    *value = std::move(items);
+  }
+  return Status::Ok();
 }
 
 Result<TicketPage> JiraBackend::ChangedSince(int64_t since_us, std::string_view page_token) {
@@ -662,6 +782,20 @@ Status JiraBackend::AddComment(std::string_view key, const Comment& comment) {
   std::string what = "POST " + api_ + "/issue/" + std::string(key) + "/comment";
   Reply r = Call("POST", api_ + "/issue/" + http::UrlEncode(key) + "/comment", what, 201, &body);
   return r.status;
+}
+
+Result<Ticket> JiraBackend::SetPriority(std::string_view key, Severity severity) {
+  auto it = c_.priorities.find(severity);
+  if (it == c_.priorities.end() || it->second.empty()) {
+    return Status::FailedPrecondition(std::string("no Jira priority is configured for ") + SeverityName(severity) +
+                                      " (backends.jira.priorities)");
+  }
+  json::value body = json::object{{"fields", json::object{{"priority", json::object{{"name", it->second}}}}}};
+  std::string what = "PUT " + api_ + "/issue/" + std::string(key) + " (priority " + it->second + ")";
+  Reply r = Call("PUT", api_ + "/issue/" + http::UrlEncode(key), what, 204, &body);
+  if (!r.status.ok()) return r.status;
+  spdlog::info("jira: set the priority of {} to {}", key, it->second);
+  return Get(key);
 }
 
 }  // namespace

@@ -192,7 +192,7 @@ TEST_F(JiraBackendTest, CreateSendsAdfLabelsPriorityAssigneeComponentsAndCustomF
   EXPECT_EQ(issue->priority, "Highest");
   EXPECT_EQ(issue->assignee, "712020:aa11");
   EXPECT_EQ(issue->components, (std::vector<std::string>{"Noxys"}));
-  EXPECT_EQ(issue->custom.at("customfield_10042"), "\"0.92\"");
+  EXPECT_EQ(issue->custom.at("customfield_10042"), "9.2E-1");  // a number field gets a number
   json::value doc = json::parse(issue->description);
   EXPECT_EQ(doc.at("type"), "doc");
   std::string text = issue->description;
@@ -207,6 +207,55 @@ TEST_F(JiraBackendTest, CreateSendsAdfLabelsPriorityAssigneeComponentsAndCustomF
   int searches = 0;
   for (const auto& r : fake_->requests()) searches += r.path == "/rest/api/3/user/search";
   EXPECT_EQ(searches, 1);
+}
+
+TEST_F(JiraBackendTest, CustomFieldsAreMappedByNameAndTypedAsTheSiteDefinesThem) {
+  auto jira = Make();
+  NewTicket t = SampleTicket();
+  t.extra_fields["Risk Score"] = "\"0.95\"";
+  t.extra_fields["platform"] = "\"ChatGPT\"";                // names match without case
+  t.extra_fields["Classifications"] = "\"EMAIL, IBAN\"";     // an array field
+  t.extra_fields["Policy Action"] = "\"BLOCK\"";             // a select list
+  t.extra_fields["Data Owner"] = "\"dpo@acme.example\"";     // not on this site: skipped
+  auto created = jira->Create(t);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  auto issue = fake_->Issue(created->key);
+  EXPECT_EQ(issue->custom.at("customfield_10042"), "9.5E-1");
+  EXPECT_EQ(issue->custom.at("customfield_10043"), "\"ChatGPT\"");
+  EXPECT_EQ(issue->custom.at("customfield_10045"), R"(["EMAIL","IBAN"])");
+  EXPECT_EQ(issue->custom.at("customfield_10046"), R"({"value":"BLOCK"})");
+  EXPECT_EQ(issue->custom.size(), 4u);
+  // The field list is read once.
+  ASSERT_TRUE(jira->Create(SampleTicket("inc_00000002")).ok());
+  NewTicket again = SampleTicket("inc_00000003");
+  again.extra_fields["Risk Score"] = "\"0.5\"";
+  ASSERT_TRUE(jira->Create(again).ok());
+  int lists = 0;
+  for (const auto& r : fake_->requests()) lists += r.path == "/rest/api/3/field";
+  EXPECT_EQ(lists, 1);
+}
+
+TEST_F(JiraBackendTest, ANumberFieldRefusesText) {
+  NewTicket t = SampleTicket();
+  t.extra_fields["Risk Score"] = "\"high\"";
+  auto created = Make()->Create(t);
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(created.status().message().find("\"Risk Score\" (customfield_10042) takes a number"), std::string::npos)
+      << created.status().message();
+  EXPECT_TRUE(fake_->Issues().empty());
+}
+
+TEST_F(JiraBackendTest, SetPriorityEditsTheIssue) {
+  auto jira = Make();
+  auto created = jira->Create(SampleTicket());
+  ASSERT_TRUE(created.ok());
+  auto raised = jira->SetPriority(created->key, Severity::kCritical);
+  ASSERT_TRUE(raised.ok()) << raised.status().message();
+  EXPECT_EQ(raised->priority, "Highest");
+  auto low = jira->SetPriority(created->id, Severity::kLow);
+  ASSERT_TRUE(low.ok()) << low.status().message();
+  EXPECT_EQ(fake_->Issue(created->key)->priority, "Low");
 }
 
 TEST_F(JiraBackendTest, CreateRefusesFieldsThatAreNotCustomFields) {

@@ -104,6 +104,7 @@ class ServiceNowBackend final : public Backend {
   Result<TicketPage> ChangedSince(int64_t since_us, std::string_view page_token) override;
   Result<Ticket> MoveTo(std::string_view ref, IncidentStatus target) override;
   Status AddComment(std::string_view ref, const Comment& comment) override;
+  Result<Ticket> SetPriority(std::string_view ref, Severity severity) override;
 
  private:
   struct Reply {
@@ -575,6 +576,40 @@ Status ServiceNowBackend::AddComment(std::string_view ref, const Comment& commen
   json::value body = json::object{{"work_notes", comment.text}};
   std::string what = "PATCH " + table_path_ + "/" + std::string(ref) + " (work note)";
   return Call("PATCH", table_path_ + "/" + *sys_id + "?sysparm_fields=sys_id", what, 200, &body).status;
+}
+
+// Urgency and impact whose matrix gives the priority of a severity:
+// Critical 1/1 (P1), High 1/2 (P2), Medium 2/2 (P3), Low 3/3 (P5).
+std::pair<int, int> UrgencyImpactFor(Severity severity) {
+  switch (severity) {
+    case Severity::kCritical: return {1, 1};
+    case Severity::kHigh: return {1, 2};
+    case Severity::kMedium: return {2, 2};
+    case Severity::kLow: break;
+  }
+  return {3, 3};
+}
+
+Result<Ticket> ServiceNowBackend::SetPriority(std::string_view ref, Severity severity) {
+  auto sys_id = SysIdFor(ref);
+  if (!sys_id.ok()) return sys_id.status();
+  auto [urgency, impact] = UrgencyImpactFor(severity);
+  json::value body = json::object{{"urgency", std::to_string(urgency)}, {"impact", std::to_string(impact)}};
+  std::string what = "PATCH " + table_path_ + "/" + std::string(ref) + " (urgency " + std::to_string(urgency) +
+                     ", impact " + std::to_string(impact) + ")";
+  Reply r = Call("PATCH", table_path_ + "/" + *sys_id + "?sysparm_fields=" + http::UrlEncode(kFields) +
+                              "&sysparm_exclude_reference_link=true",
+                 what, 200, &body, /*idempotent_write=*/true);
+  if (!r.status.ok()) return r.status;
+  Reader rd("ServiceNow", what);
+  const json::object* o = rd.Obj(&r.body, "an object");
+  if (rd.failed() || !o->contains("result")) return Status::Unavailable(what + ": no result in ServiceNow's reply");
+  auto changed = ParseRecord(o->at("result"), what);
+  if (changed.ok()) {
+    spdlog::info("servicenow: set {} to urgency {}, impact {} (priority {})", changed->key, urgency, impact,
+                 changed->priority);
+  }
+  return changed;
 }
 
 }  // namespace

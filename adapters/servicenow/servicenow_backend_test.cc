@@ -232,6 +232,30 @@ TEST_F(ServiceNowBackendTest, LowRiskEmailIsLowUrgencyMediumImpact) {
   EXPECT_EQ(rec->fields.at("priority"), "4");
 }
 
+TEST_F(ServiceNowBackendTest, SetPriorityWritesUrgencyAndImpactNeverPriority) {
+  NewTicket t = SampleTicket();
+  t.risk_ppm = 300000;
+  t.classification_types = {"EMAIL"};
+  auto sn = Make();
+  auto created = sn->Create(t);
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->priority, "4");  // 3 x 2
+  auto raised = sn->SetPriority(created->key, Severity::kHigh);
+  ASSERT_TRUE(raised.ok()) << raised.status().message();
+  EXPECT_EQ(raised->priority, "2");  // 1 x 2
+  auto rec = fake_->Record("INC0000001");
+  EXPECT_EQ(rec->fields.at("urgency"), "1");
+  EXPECT_EQ(rec->fields.at("impact"), "2");
+  auto top = sn->SetPriority(created->id, Severity::kCritical);
+  ASSERT_TRUE(top.ok());
+  EXPECT_EQ(top->priority, "1");
+  for (const auto& r : fake_->requests()) {
+    if (r.method == "PATCH") {
+      EXPECT_EQ(r.body.find("\"priority\""), std::string::npos) << r.body;
+    }
+  }
+}
+
 TEST_F(ServiceNowBackendTest, AColumnTheTableLacksIsWarnedOf) {
   LogCapture log;
   NewTicket t = SampleTicket();

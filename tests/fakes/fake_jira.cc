@@ -460,6 +460,22 @@ FakeResponse FakeJira::Api(const FakeRequest& r, const std::string& rest) {
     return Json(200, json::serialize(json::object{{"maxResults", 100}, {"startAt", 0}, {"total", n}, {"isLast", true},
                                                   {"values", std::move(list)}}));
   }
+  if (parts.size() == 1 && parts[0] == "field" && m == "GET") {
+    json::array fields;
+    for (const char* id : {"summary", "description", "labels", "priority", "assignee", "reporter", "components",
+                           "created", "updated", "status"}) {
+      std::string name(id);
+      name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[0])));
+      fields.push_back(json::object{{"id", id}, {"key", id}, {"name", name}, {"custom", false}});
+    }
+    for (const auto& [id, f] : o_.custom_fields) {
+      json::object schema{{"type", f.type}, {"custom", "com.atlassian.jira.plugin.system.customfieldtypes:" + f.type}};
+      if (f.type == "array") schema["items"] = "string";
+      fields.push_back(json::object{{"id", id}, {"key", id}, {"name", f.name}, {"custom", true},
+                                    {"schema", std::move(schema)}});
+    }
+    return Json(200, json::serialize(fields));
+  }
   if (parts.size() == 2 && parts[0] == "user" && parts[1] == "search" && m == "GET") {
     std::string q = o_.api_version == 3 ? r.Query("query") : r.Query("username");
     if (q.empty()) return Error(400, {"The query parameter '" + std::string(o_.api_version == 3 ? "query" : "username") + "' is required."});
@@ -498,6 +514,7 @@ FakeResponse FakeJira::Api(const FakeRequest& r, const std::string& rest) {
     if (parts.size() == 3 && parts[2] == "transitions" && m == "GET") return Transitions(r, *issue);
     if (parts.size() == 3 && parts[2] == "transitions" && m == "POST") return DoTransition(r, *issue);
     if (parts.size() == 3 && parts[2] == "comment" && m == "POST") return AddComment(r, *issue);
+    if (parts.size() == 2 && m == "PUT") return EditIssue(r, *issue);
   }
   return Error(404, {"null for uri: " + api + "/" + rest});
 }
@@ -675,10 +692,8 @@ FakeResponse FakeJira::CreateIssue(const FakeRequest& r) {
   for (const auto& kv : f) {
     std::string k(kv.key());
     if (kSystem.count(k)) continue;
-    if (!o_.custom_fields.count(k)) {
-      errors[k] = "Field '" + k + "' cannot be set. It is not on the appropriate screen, or unknown.";
-    } else if (!kv.value().is_string() && !kv.value().is_number() && !kv.value().is_object()) {
-      errors[k] = "Operation value must be a string, number or option";
+    if (std::string why = CustomFieldError(k, kv.value()); !why.empty()) {
+      errors[k] = why;
     } else {
       issue.custom[k] = json::serialize(kv.value());
     }
@@ -773,6 +788,58 @@ FakeResponse FakeJira::DoTransition(const FakeRequest& r, FakeJiraIssue& issue) 
   if (to == 2 && resolution.empty()) return Error(400, {}, {{"resolution", "Resolution is required."}});
   issue.status = to;
   issue.resolution = resolution;
+  issue.updated_us = clock_.NowMicros();
+  FakeResponse res;
+  res.status = 204;
+  return res;
+}
+
+std::string FakeJira::CustomFieldError(const std::string& id, const json::value& v) const {
+  auto f = o_.custom_fields.find(id);
+  if (f == o_.custom_fields.end()) return "Field '" + id + "' cannot be set. It is not on the appropriate screen, or unknown.";
+  const std::string& type = f->second.type;
+  bool ok = type == "number"   ? v.is_number()
+            : type == "option" ? v.is_object() && v.get_object().if_contains("value") &&
+                                     v.get_object().at("value").is_string()
+            : type == "array"  ? v.is_array() && std::all_of(v.get_array().begin(), v.get_array().end(),
+                                                             [](const json::value& x) { return x.is_string(); })
+                               : v.is_string();
+  if (ok) return "";
+  if (type == "number") return "Operation value must be a number";
+  if (type == "option") return "Specify a valid 'id' or 'name' for " + f->second.name;
+  if (type == "array") return "Operation value must be an array of strings";
+  return "Operation value must be a string";
+}
+
+FakeResponse FakeJira::EditIssue(const FakeRequest& r, FakeJiraIssue& issue) {
+  if (!o_.permissions.count("EDIT_ISSUES")) return Error(403, {"You do not have permission to edit issues in this project."});
+  boost::system::error_code ec;
+  json::value body = json::parse(r.body, ec);
+  const json::value* f = !ec && body.is_object() ? body.get_object().if_contains("fields") : nullptr;
+  if (!f || !f->is_object()) return Error(400, {"Can not deserialize the request body: no \"fields\" object."});
+  // Validate every field before changing any: Jira applies an edit whole.
+  std::map<std::string, std::string> errors;
+  std::string priority;
+  for (const auto& kv : f->get_object()) {
+    std::string k(kv.key());
+    if (k == "priority") {
+      const json::value* n = kv.value().is_object() ? kv.value().get_object().if_contains("name") : nullptr;
+      priority = n && n->is_string() ? std::string(n->get_string()) : "";
+      if (std::find(o_.priorities.begin(), o_.priorities.end(), priority) == o_.priorities.end()) {
+        errors[k] = "The priority selected is invalid.";
+      }
+    } else if (std::string why = CustomFieldError(k, kv.value()); !why.empty()) {
+      errors[k] = why;
+    }
+  }
+  if (!errors.empty()) return Error(400, {}, errors);
+  for (const auto& kv : f->get_object()) {
+    if (kv.key() == "priority") {
+      issue.priority = priority;
+    } else {
+      issue.custom[std::string(kv.key())] = json::serialize(kv.value());
+    }
+  }
   issue.updated_us = clock_.NowMicros();
   FakeResponse res;
   res.status = 204;

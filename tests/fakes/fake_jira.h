@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/fwd.hpp>
+
 #include "sync/clock.h"
 #include "sync/time_zone.h"
 #include "tests/fakes/fake_kit.h"
@@ -35,6 +37,13 @@ struct FakeJiraUser {
   std::string name;        // v2 (Data Center) username
   std::string email;
   std::string display_name;
+};
+
+// A custom field: its name, and the schema type that decides what value
+// Jira accepts ("string", "number", "option", "array").
+struct FakeJiraField {
+  std::string name;
+  std::string type;
 };
 
 struct FakeJiraOptions {
@@ -51,7 +60,11 @@ struct FakeJiraOptions {
   std::vector<std::string> issue_types = {"Task", "Security"};
   std::vector<std::string> priorities = {"Highest", "High", "Medium", "Low", "Lowest"};
   std::vector<std::string> components = {"Noxys", "Data Protection"};
-  std::set<std::string> custom_fields = {"customfield_10042", "customfield_10043"};
+  // The Noxys guide's fields, as an admin following it would create them.
+  std::map<std::string, FakeJiraField> custom_fields = {
+      {"customfield_10042", {"Risk Score", "number"}},      {"customfield_10043", {"Platform", "string"}},
+      {"customfield_10044", {"User", "string"}},            {"customfield_10045", {"Classifications", "array"}},
+      {"customfield_10046", {"Policy Action", "option"}},   {"customfield_10047", {"Noxys Event ID", "string"}}};
   std::set<std::string> permissions = {"BROWSE_PROJECTS", "CREATE_ISSUES", "TRANSITION_ISSUES",
                                        "ADD_COMMENTS", "EDIT_ISSUES"};
   std::vector<FakeJiraUser> users = {
@@ -113,6 +126,9 @@ class FakeJira : public FakeBackendBase {
   FakeResponse Transitions(const FakeRequest& r, FakeJiraIssue& issue);
   FakeResponse DoTransition(const FakeRequest& r, FakeJiraIssue& issue);
   FakeResponse AddComment(const FakeRequest& r, FakeJiraIssue& issue);
+  FakeResponse EditIssue(const FakeRequest& r, FakeJiraIssue& issue);
+  // Why Jira would refuse `v` for custom field `id`; "" when it accepts it.
+  std::string CustomFieldError(const std::string& id, const boost::json::value& v) const;
   bool Authorized(const FakeRequest& r) const;
   std::string IssueJson(const FakeJiraIssue& issue, const std::set<std::string>& fields) const;
   std::string JiraTime(int64_t utc_us) const;
