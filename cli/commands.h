@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace noxsync::cli {
@@ -16,6 +17,7 @@ int RunVerify(const Argv& argv);
 int RunReplay(const Argv& argv);
 int RunTestConnection(const Argv& argv);
 int RunSync(const Argv& argv);
+int RunServe(const Argv& argv);
 int RunIncident(const Argv& argv);
 int RunConfig(const Argv& argv);
 int RunSla(const Argv& argv);
@@ -24,5 +26,8 @@ int RunDemo(const Argv& argv);
 class Args;
 // replay --since (in sync_command.cc): the ticket half of `replay`.
 int RunReplaySince(const Args& args);
+
+// "sha256=" is put before it in X-Noxsync-Signature (docs/service.md).
+std::string WebhookSignature(const std::string& secret, std::string_view timestamp, std::string_view body);
 
 }  // namespace noxsync::cli

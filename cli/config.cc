@@ -1,5 +1,7 @@
 #include "cli/config.h"
 
+#include <algorithm>
+
 #include <cstdio>
 #include <set>
 
@@ -12,6 +14,59 @@ std::vector<std::string> NoxsyncConfig::BackendNames() const {
   if (jira) names.push_back("jira");
   if (servicenow) names.push_back("servicenow");
   return names;
+}
+
+ServiceConfig ReadServiceConfig(ConfigSection* s) {
+  ServiceConfig c;
+  std::string listen = s->Str("listen", c.host + ":" + std::to_string(c.port));
+  size_t colon = listen.rfind(':');
+  bool port_ok = colon != std::string::npos && colon + 1 < listen.size() && listen.size() - colon <= 6 &&
+                 std::all_of(listen.begin() + colon + 1, listen.end(), ::isdigit);
+  if (!port_ok || std::stoi(listen.substr(colon + 1)) > 65535) {
+    s->Error("listen", "\"" + listen + "\": use HOST:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:8080");
+  } else {
+    c.host = listen.substr(0, colon);
+    if (c.host.size() > 2 && c.host.front() == '[' && c.host.back() == ']') c.host = c.host.substr(1, c.host.size() - 2);
+    c.port = std::stoi(listen.substr(colon + 1));
+  }
+  c.webhook_secret = s->RequiredSecret("webhook_secret");
+  if (!c.webhook_secret.empty() && c.webhook_secret.reveal().size() < 16) {
+    s->Error("webhook_secret", "is shorter than 16 characters; use a long random value (openssl rand -hex 32)");
+  }
+  std::set<std::string> names;
+  for (auto& t : s->SectionList("tokens")) {
+    ApiToken tok;
+    tok.name = t.RequiredStr("name");
+    tok.token = t.RequiredSecret("token");
+    std::string role = t.RequiredStr("role");
+    if (role == "ingest") {
+      tok.role = Role::kIngest;
+    } else if (role == "read") {
+      tok.role = Role::kRead;
+    } else if (role == "operate") {
+      tok.role = Role::kOperate;
+    } else if (!role.empty()) {
+      t.Error("role", "\"" + role + "\": use ingest, read or operate");
+    }
+    if (!tok.token.empty() && tok.token.reveal().size() < 16) {
+      t.Error("token", "is shorter than 16 characters; use a long random value (openssl rand -hex 32)");
+    }
+    if (!tok.name.empty() && !names.insert(tok.name).second) t.Error("name", "\"" + tok.name + "\" is used twice");
+    t.Finish();
+    c.tokens.push_back(std::move(tok));
+  }
+  if (c.tokens.empty()) s->Error("tokens", "no API token: add at least one (an ingest token for Noxys)");
+  c.open_metrics = s->Bool("open_metrics", c.open_metrics);
+  c.max_body_bytes = s->Int("max_body_bytes", c.max_body_bytes, 1024, 64ll << 20);
+  c.max_connections = s->Int("max_connections", c.max_connections, 1, 100000);
+  c.header_timeout_ms = s->Int("header_timeout_seconds", c.header_timeout_ms / 1000, 1, 3600) * 1000;
+  c.body_timeout_ms = s->Int("body_timeout_seconds", c.body_timeout_ms / 1000, 1, 3600) * 1000;
+  c.idle_timeout_ms = s->Int("idle_timeout_seconds", c.idle_timeout_ms / 1000, 1, 3600) * 1000;
+  c.signature_max_age_s = s->Int("signature_max_age_seconds", c.signature_max_age_s, 10, 3600);
+  c.drain_seconds = s->Int("drain_seconds", c.drain_seconds, 1, 600);
+  c.threads = static_cast<int>(s->Int("threads", c.threads, 1, 64));
+  s->Finish();
+  return c;
 }
 
 NoxsyncConfig LoadConfig(const std::string& path, ConfigProblems* problems) {
@@ -37,6 +92,7 @@ NoxsyncConfig LoadConfig(const std::string& path, ConfigProblems* problems) {
     }
   }
   ReadSyncConfig(&top, config.BackendNames(), &config.sync);
+  if (auto sv = top.Section("service")) config.service = ReadServiceConfig(&*sv);
   top.Finish();
   return config;
 }

@@ -17,11 +17,35 @@
 
 namespace noxsync::cli {
 
+// The `service` section: what `noxsync serve` listens on and who may call it.
+enum class Role { kIngest, kRead, kOperate };
+struct ApiToken {
+  std::string name;  // for logs: which client
+  Secret token;
+  Role role = Role::kRead;
+};
+struct ServiceConfig {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  Secret webhook_secret;  // HMAC-SHA256 key of POST /v1/events
+  std::vector<ApiToken> tokens;
+  bool open_metrics = true;  // /metrics without a token
+  int64_t max_body_bytes = 1 << 20;
+  int64_t max_connections = 512;
+  int64_t header_timeout_ms = 10'000;
+  int64_t body_timeout_ms = 30'000;
+  int64_t idle_timeout_ms = 60'000;
+  int64_t signature_max_age_s = 300;
+  int64_t drain_seconds = 20;
+  int threads = 2;
+};
+
 struct NoxsyncConfig {
   std::optional<jira::JiraConfig> jira;
   std::optional<servicenow::ServiceNowConfig> servicenow;
   std::vector<notify::WebhookConfig> notifications;
   SyncConfig sync = SyncConfig::Defaults();  // priorities, rules, templates, field mapping, sync
+  std::optional<ServiceConfig> service;
 
   std::vector<std::string> BackendNames() const;
 };

@@ -25,6 +25,9 @@ Commands:
                   create tickets by the rules, keep statuses in sync both ways
   incident set-status ID STATUS [--note TEXT]
                   change an incident's status in Noxys and push it to its tickets
+  serve --config FILE
+                  the sync engine plus the HTTP API: Noxys webhook, incidents,
+                  audit stream, health and Prometheus metrics (docs/service.md)
   sla             open incidents by SLA deadline: time left or overdue
   demo            the whole job on sample events against fake Jira and ServiceNow
   config check --config FILE
@@ -72,6 +75,7 @@ int main(int argc, char** argv) {
   if (cmd == "replay") return RunReplay(rest);
   if (cmd == "test-connection") return RunTestConnection(rest);
   if (cmd == "sync") return RunSync(rest);
+  if (cmd == "serve") return RunServe(rest);
   if (cmd == "incident") return RunIncident(rest);
   if (cmd == "config") return RunConfig(rest);
   if (cmd == "sla") return RunSla(rest);

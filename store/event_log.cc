@@ -381,6 +381,15 @@ Status EventLog::WaitFor(uint64_t ticket) {
   return impl_->failure;
 }
 
+Status EventLog::Flush() {
+  uint64_t last = 0;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    last = impl_->next_ticket - 1;
+  }
+  return last == 0 ? Status::Ok() : WaitFor(last);
+}
+
 void EventLog::Impl::WriterLoop() {
   std::unique_lock<std::mutex> lk(mu);
   for (;;) {

@@ -110,6 +110,8 @@ class EventLog {
   // holds in memory no longer matches the disk, so it must reopen.
   Status WaitFor(uint64_t ticket);
   Status Append(Step step) { return WaitFor(Submit(std::move(step))); }
+  // Blocks until every Step submitted so far is durable.
+  Status Flush();
 
   // Point read of any column family; NotFound when absent (its message is
   // bare: a miss is the common answer on the ingest path, callers add context).

@@ -122,6 +122,28 @@ SyncEngine::SyncEngine(EventLog* log, std::map<std::string, Backend*> backends, 
   for (const auto& [name, _] : backends_) backend_names_.push_back(name);
 }
 
+SyncEngine::GateScope::GateScope(SyncEngine* engine) : engine_(engine) {
+  if (engine_->gate_) {
+    engine_->gate_->lock();
+    // Rows an ingest queued must be on disk before they are read here.
+    if (Status s = engine_->log_->Flush(); !s.ok()) {
+      spdlog::error("sync: the store failed under a queued ingest: {}", s.message());
+    }
+  }
+  engine_->projector_.ForgetAll();
+  engine_->wrote_ = false;
+}
+
+SyncEngine::GateScope::~GateScope() {
+  if (!engine_->gate_) return;
+  // Only a write makes the Ingestor's caches stale.
+  if (engine_->wrote_) {
+    engine_->gate_->unlock_after_write();
+  } else {
+    engine_->gate_->unlock();
+  }
+}
+
 Status SyncEngine::Record(Step* step, const std::string& type, const std::string& incident,
                           const std::string& payload) {
   int64_t now = clock_->NowMicros();
@@ -133,6 +155,7 @@ Status SyncEngine::Commit(Step step) {
   std::vector<Mutation> derived = state_.TakeDirty();
   step.mutations.insert(step.mutations.end(), derived.begin(), derived.end());
   if (step.records.empty() && step.mutations.empty()) return Status::Ok();
+  wrote_ = true;
   Status s = log_->Append(std::move(step));
   if (s.ok()) projector_.ForgetDurable();
   return s;
@@ -260,7 +283,7 @@ Status SyncEngine::PlanRecurrence(const LogRecord& recurred, Step* step) {
 }
 
 Status SyncEngine::PlanNewRecords() {
-  projector_.ForgetAll();  // an ingest may have written since the last pass
+  GateScope gate(this);  // forgets the caches: an ingest may have written since the last pass
   for (;;) {
     std::string v;
     uint64_t cursor = 0;
@@ -598,7 +621,7 @@ Status SyncEngine::PushStatus(Step* step, const std::string& incident, IncidentS
 
 Status SyncEngine::SetStatus(const std::string& incident, IncidentStatus to, const std::string& source,
                              const std::string& note) {
-  projector_.ForgetAll();
+  GateScope gate(this);
   Incident inc;
   bool found = false;
   if (Status s = projector_.FindIncident(incident, &inc, &found); !s.ok()) return s;
@@ -624,6 +647,20 @@ Status SyncEngine::Poll(const std::string& backend_name) {
   ChangeCursor cursor;
   std::string v;
   if (log_->Get(Cf::kMeta, PollCursorKey(backend_name), &v).ok()) ChangeCursor::Decode(v, &cursor);
+  // Read every page first: the decisions below hold the writer gate, which
+  // must never wait on a backend.
+  std::vector<Ticket> changed;
+  std::string token;
+  do {
+    auto page = backend->ChangedSince(cursor.since_us(), token);
+    if (!page.ok()) return page.status();  // nothing committed: the next poll sees it all again
+    for (Ticket& t : page->tickets) {
+      if (cursor.Accept(t)) changed.push_back(std::move(t));
+    }
+    token = page->next_page;
+  } while (!token.empty());
+
+  GateScope gate(this);
   // Transitions noxsync still owes this backend: the other side of a conflict.
   std::map<std::string, std::vector<std::string>> pending;  // incident -> outbox keys
   Status s = log_->Scan(Cf::kOutbox, "", [&](std::string_view k, std::string_view val) {
@@ -635,12 +672,8 @@ Status SyncEngine::Poll(const std::string& backend_name) {
   });
   if (!s.ok()) return s;
   Step step;
-  std::string token;
-  do {
-    auto page = backend->ChangedSince(cursor.since_us(), token);
-    if (!page.ok()) return page.status();  // nothing committed: the next poll sees it all again
-    for (const Ticket& t : page->tickets) {
-      if (!cursor.Accept(t)) continue;
+  {
+    for (const Ticket& t : changed) {
       std::string incident;
       bool found = false;
       if (Status g = state_.Get(Cf::kByTicket, TicketKeyKey(backend_name, t.key), &incident, &found); !g.ok()) return g;
@@ -691,8 +724,7 @@ Status SyncEngine::Poll(const std::string& backend_name) {
         if (Status p = PushStatus(&step, incident, t.status, backend_name); !p.ok()) return p;
       }
     }
-    token = page->next_page;
-  } while (!token.empty());
+  }
   cursor.Commit();
   cursor.AdvanceTo(poll_start - config_.poll_safety_us);
   step.mutations.push_back({Cf::kMeta, PollCursorKey(backend_name), cursor.Encode()});
@@ -754,7 +786,7 @@ Status SlaStandings(const EventLog& log, const SyncConfig& config, std::vector<S
 }
 
 Status SyncEngine::CheckSla() {
-  projector_.ForgetAll();
+  GateScope gate(this);
   std::vector<SlaStanding> standings;
   if (Status s = SlaStandings(*log_, config_, &standings); !s.ok()) return s;
   int64_t now = clock_->NowMicros();
@@ -845,7 +877,7 @@ Status SyncEngine::CheckSla() {
 
 Status SyncEngine::AutoResolve() {
   if (config_.auto_resolve_after_us <= 0) return Status::Ok();
-  projector_.ForgetAll();
+  GateScope gate(this);
   int64_t now = clock_->NowMicros();
   std::vector<Incident> quiet;
   Status s = log_->Scan(Cf::kIncidents, "", [&](std::string_view, std::string_view v) {
@@ -878,7 +910,7 @@ Status SyncEngine::AutoResolve() {
 }
 
 Status SyncEngine::Replay(int64_t since_us, int64_t until_us, bool dry_run, std::vector<Planned>* planned) {
-  projector_.ForgetAll();
+  GateScope gate(this);
   Step step;
   std::map<std::string, std::string> event_text;
   Status inner;

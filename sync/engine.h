@@ -34,6 +34,7 @@
 #include "sync/notifier.h"
 #include "sync/projector.h"
 #include "sync/sync_config.h"
+#include "sync/writer_gate.h"
 
 namespace noxsync {
 
@@ -112,12 +113,27 @@ class SyncEngine {
   // One pass: plan, drain, poll every backend, SLA, auto-resolve, drain again.
   Status RunOnce();
 
+  // Shares the store with an Ingestor in the same process (noxsync serve);
+  // must outlive the engine. Not thread-safe itself: one caller at a time.
+  void set_gate(WriterGate* gate) { gate_ = gate; }
+
   const EngineStats& stats() const { return stats_; }
   // Outbox actions waiting (due or not).
   Status PendingActions(uint64_t* count) const;
 
  private:
   struct Action;
+  // Holds the writer gate (if any) for one local phase, the caches forgotten.
+  class GateScope {
+   public:
+    explicit GateScope(SyncEngine* engine);
+    ~GateScope();
+    GateScope(const GateScope&) = delete;
+    GateScope& operator=(const GateScope&) = delete;
+
+   private:
+    SyncEngine* engine_;
+  };
   Status PlanIncident(const LogRecord& opened, const std::string& event_text, Step* step,
                       std::vector<Planned>* planned = nullptr, bool dry_run = false);
   Status PlanRecurrence(const LogRecord& recurred, Step* step);
@@ -151,6 +167,8 @@ class SyncEngine {
   NotificationDispatcher* notify_;
   StagedState state_;
   Projector projector_;
+  WriterGate* gate_ = nullptr;
+  bool wrote_ = false;  // a Commit since the GateScope began
   uint64_t outbox_counter_ = 0;
   std::map<std::string, int64_t> backend_down_until_;  // backend -> time its actions wait until
   EngineStats stats_;

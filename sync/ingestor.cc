@@ -26,6 +26,17 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
 
   std::lock_guard<std::mutex> lk(mu_);
   if (!broken_.ok()) return broken_;
+  std::unique_lock<WriterGate> gate;
+  if (gate_) {
+    gate = std::unique_lock<WriterGate>(*gate_);
+    if (gate_->generation() != seen_generation_) {
+      // The engine wrote rows this ingestor may hold stale copies of. Its
+      // own queued rows reach the disk first, then every cache goes.
+      if (Status s = log_->WaitFor(last_ticket_); !s.ok()) return s;
+      projector_.ForgetAll();
+      seen_generation_ = gate_->generation();
+    }
+  }
   Step step;
   step.records.reserve(lines.size() * 2);
   for (size_t i = 0; i < lines.size(); ++i) {

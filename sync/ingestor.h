@@ -21,6 +21,7 @@
 #include "sync/clock.h"
 #include "sync/incident.h"
 #include "sync/projector.h"
+#include "sync/writer_gate.h"
 
 namespace noxsync {
 
@@ -67,6 +68,10 @@ class Ingestor {
   Status Ingest(const std::vector<IngestLine>& lines, std::string_view source,
                 std::vector<IngestResult>* results);
 
+  // Shares the store with a SyncEngine in the same process (sync/writer_gate.h);
+  // set before the first Submit, must outlive the Ingestor.
+  void set_gate(WriterGate* gate) { gate_ = gate; }
+
  private:
   Status Decide(const NoxysEvent& ev, std::string_view text, Step* step, IngestResult* result);
 
@@ -78,6 +83,8 @@ class Ingestor {
   StagedState staged_;
   Projector projector_;
   uint64_t last_ticket_ = 0;
+  WriterGate* gate_ = nullptr;
+  uint64_t seen_generation_ = 0;
   // Set when a decision failed half-way through a batch: rows staged for the
   // lines before it were never submitted, so answering from them could call
   // an event that is not stored a duplicate. Every later call returns this.

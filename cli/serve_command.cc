@@ -1,0 +1,938 @@
+// noxsync serve: the sync engine and the HTTP API in one long-lived process
+// (docs/service.md). The engine runs on its own thread; the HTTP server on
+// its own; the Ingestor is shared by every webhook request, so concurrent
+// requests share one fsync (group commit); a waiter thread answers each
+// webhook once its events are durable.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/config.h"
+#include "cli/engine_setup.h"
+#include "cli/timeline.h"
+#include "service/http_server.h"
+#include "sync/engine.h"
+#include "sync/ingestor.h"
+#include "sync/timestamp.h"
+
+namespace noxsync::cli {
+namespace {
+
+namespace json = boost::json;
+using service::HttpRequest;
+using service::HttpResponse;
+using service::Responder;
+
+constexpr const char* kUsage = R"(usage: noxsync serve --config FILE [--db PATH]
+
+Runs the whole engine of `noxsync sync` (outbox, pollers, SLA checks,
+auto-resolve) and the HTTP API of docs/service.md in one process: the Noxys
+webhook (POST /v1/events, HMAC-signed), incidents, history, status changes,
+the audit stream, /healthz, /readyz and /metrics. The configuration's
+`service` section says where it listens, the webhook secret and the API
+tokens (docs/configuration.md).
+
+SIGTERM or SIGINT: stop accepting, finish the requests and the engine step
+in flight, flush, exit 0. Every event acknowledged with 202 is in the store.
+
+  --config FILE  the configuration (required)
+  --db PATH      the store (default: $NOXSYNC_DB or ./noxsync-data)
+
+Exit: 0 stopped cleanly, 1 failure, 2 usage or configuration error.
+)";
+
+// --- small helpers ----------------------------------------------------------
+
+HttpResponse JsonResponse(int status, json::value body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = json::serialize(body);
+  r.body.push_back('\n');
+  return r;
+}
+
+HttpResponse ErrorResponse(int status, const std::string& message) {
+  return JsonResponse(status, json::object{{"error", message}});
+}
+
+std::array<unsigned char, 32> Sha256(std::string_view data) {
+  std::array<unsigned char, 32> out{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
+  return out;
+}
+
+std::string Hex(const unsigned char* p, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string out(n * 2, '0');
+  for (size_t i = 0; i < n; ++i) {
+    out[2 * i] = d[p[i] >> 4];
+    out[2 * i + 1] = d[p[i] & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
+// HMAC-SHA256 of "<timestamp>.<body>" under `secret`, lower-case hex: the
+// value of X-Noxsync-Signature after "sha256=". Shared with the tests and
+// the benchmark, which sign as Noxys would.
+std::string WebhookSignature(const std::string& secret, std::string_view timestamp, std::string_view body) {
+  std::string message;
+  message.reserve(timestamp.size() + 1 + body.size());
+  message.append(timestamp).push_back('.');
+  message.append(body);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(message.data()),
+       message.size(), mac, &len);
+  return Hex(mac, len);
+}
+
+namespace {
+
+// --- metrics ----------------------------------------------------------------
+
+struct Histogram {
+  static constexpr double kBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+  std::array<uint64_t, std::size(kBounds)> buckets{};
+  uint64_t count = 0;
+  double sum = 0;
+  void Observe(double v) {
+    for (size_t i = 0; i < std::size(kBounds); ++i) {
+      if (v <= kBounds[i]) ++buckets[i];
+    }
+    ++count;
+    sum += v;
+  }
+};
+
+class Metrics {
+ public:
+  explicit Metrics(EventLog* log) : log_(log), log_cursor_(log->Head().seq + 1) {}
+
+  std::atomic<uint64_t> events_accepted{0}, events_duplicate{0}, events_rejected{0};
+
+  void ObserveHttp(const std::string& route, int code, double seconds) {
+    std::lock_guard lock(mu_);
+    ++http_requests_[{route, code}];
+    latency_[route].Observe(seconds);
+  }
+  void ObservePoll(const std::string& backend, double seconds, bool ok, int64_t now_us) {
+    std::lock_guard lock(mu_);
+    poll_seconds_[backend].Observe(seconds);
+    if (ok) last_poll_ok_us_[backend] = now_us;
+    if (!ok) ++poll_failures_[backend];
+  }
+  int64_t LastPollOk(const std::string& backend) const {
+    std::lock_guard lock(mu_);
+    auto it = last_poll_ok_us_.find(backend);
+    return it == last_poll_ok_us_.end() ? 0 : it->second;
+  }
+
+  std::string Render(int64_t now_us, const std::vector<std::string>& backends, size_t open_connections) {
+    std::lock_guard lock(mu_);
+    CountNewRecords();
+    std::string out;
+    auto head = [&](const char* name, const char* type, const char* help) {
+      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    };
+    auto line = [&](const std::string& name, const std::string& labels, double v) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.17g", v);
+      out += name + (labels.empty() ? "" : "{" + labels + "}") + " " + buf + "\n";
+    };
+    head("noxsync_events_total", "counter", "Webhook events by result since start.");
+    line("noxsync_events_total", "result=\"accepted\"", static_cast<double>(events_accepted));
+    line("noxsync_events_total", "result=\"duplicate\"", static_cast<double>(events_duplicate));
+    line("noxsync_events_total", "result=\"rejected\"", static_cast<double>(events_rejected));
+    head("noxsync_tickets_created_total", "counter", "Tickets created per backend since start.");
+    for (const auto& b : backends) line("noxsync_tickets_created_total", "backend=\"" + b + "\"", Get(tickets_created_, b));
+    head("noxsync_tickets_failed_total", "counter", "Ticket creations given up per backend since start.");
+    for (const auto& b : backends) line("noxsync_tickets_failed_total", "backend=\"" + b + "\"", Get(tickets_failed_, b));
+    head("noxsync_status_changes_total", "counter", "Incident status changes by source since start.");
+    for (const char* src : {"noxys", "jira", "servicenow", "rule"}) {
+      line("noxsync_status_changes_total", std::string("source=\"") + src + "\"", Get(status_changes_, src));
+    }
+    head("noxsync_conflicts_total", "counter", "Status conflicts settled by the policy since start.");
+    line("noxsync_conflicts_total", "", static_cast<double>(conflicts_));
+    head("noxsync_sla_breaches_total", "counter", "SLA breaches recorded since start.");
+    line("noxsync_sla_breaches_total", "", static_cast<double>(sla_breaches_));
+
+    uint64_t depth = 0;
+    int64_t oldest_us = 0;
+    log_->Scan(Cf::kOutbox, "", [&](std::string_view k, std::string_view) {
+      ++depth;
+      // <incident>/<backend>/<16 hex: time><8 hex>/<kind>
+      size_t end = k.rfind('/');
+      if (end != std::string_view::npos && end >= 24) {
+        int64_t t = static_cast<int64_t>(std::strtoull(std::string(k.substr(end - 24, 16)).c_str(), nullptr, 16));
+        if (oldest_us == 0 || t < oldest_us) oldest_us = t;
+      }
+      return true;
+    });
+    head("noxsync_outbox_depth", "gauge", "Actions waiting in the outbox.");
+    line("noxsync_outbox_depth", "", static_cast<double>(depth));
+    head("noxsync_outbox_oldest_age_seconds", "gauge", "Age of the oldest waiting action (0 when none).");
+    line("noxsync_outbox_oldest_age_seconds", "", oldest_us ? std::max<double>(0, (now_us - oldest_us) / 1e6) : 0);
+
+    head("noxsync_poll_duration_seconds", "histogram", "Duration of one poll of a backend.");
+    for (const auto& b : backends) RenderHistogram(&out, "noxsync_poll_duration_seconds", "backend=\"" + b + "\"", poll_seconds_[b]);
+    head("noxsync_poll_failures_total", "counter", "Polls that failed, per backend, since start.");
+    for (const auto& b : backends) line("noxsync_poll_failures_total", "backend=\"" + b + "\"", Get(poll_failures_, b));
+    head("noxsync_poll_last_success_timestamp_seconds", "gauge", "Unix time of the last successful poll (0: none yet).");
+    for (const auto& b : backends) {
+      auto it = last_poll_ok_us_.find(b);
+      line("noxsync_poll_last_success_timestamp_seconds", "backend=\"" + b + "\"",
+           it == last_poll_ok_us_.end() ? 0 : it->second / 1e6);
+    }
+
+    head("noxsync_http_requests_total", "counter", "HTTP requests by route and status code.");
+    for (const auto& [key, n] : http_requests_) {
+      line("noxsync_http_requests_total", "route=\"" + key.first + "\",code=\"" + std::to_string(key.second) + "\"",
+           static_cast<double>(n));
+    }
+    head("noxsync_http_request_duration_seconds", "histogram", "HTTP request latency by route.");
+    for (const auto& [route, h] : latency_) {
+      RenderHistogram(&out, "noxsync_http_request_duration_seconds", "route=\"" + route + "\"", h);
+    }
+    head("noxsync_http_open_connections", "gauge", "Open HTTP connections.");
+    line("noxsync_http_open_connections", "", static_cast<double>(open_connections));
+
+    uint64_t bytes = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(log_->path(), ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      std::error_code sec;
+      if (it->is_regular_file(sec)) bytes += it->file_size(sec);
+    }
+    head("noxsync_store_size_bytes", "gauge", "Bytes the store takes on disk.");
+    line("noxsync_store_size_bytes", "", static_cast<double>(bytes));
+    head("noxsync_log_head_seq", "gauge", "Sequence number of the last log record.");
+    line("noxsync_log_head_seq", "", static_cast<double>(log_->Head().seq));
+    return out;
+  }
+
+ private:
+  template <class M>
+  static double Get(const M& m, const std::string& k) {
+    auto it = m.find(k);
+    return it == m.end() ? 0 : static_cast<double>(it->second);
+  }
+  static void RenderHistogram(std::string* out, const std::string& name, const std::string& labels, const Histogram& h) {
+    char buf[64];
+    for (size_t i = 0; i < std::size(Histogram::kBounds); ++i) {
+      std::snprintf(buf, sizeof buf, "%g", Histogram::kBounds[i]);
+      *out += name + "_bucket{" + labels + ",le=\"" + buf + "\"} " + std::to_string(h.buckets[i]) + "\n";
+    }
+    *out += name + "_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(h.count) + "\n";
+    std::snprintf(buf, sizeof buf, "%.17g", h.sum);
+    *out += name + "_sum{" + labels + "} " + buf + "\n";
+    *out += name + "_count{" + labels + "} " + std::to_string(h.count) + "\n";
+  }
+  // Counts the log records appended since the last scrape (the log is the
+  // one place every outcome is written, whichever thread wrote it).
+  void CountNewRecords() {
+    log_->ScanLog(log_cursor_, [&](const LogRecord& r) {
+      log_cursor_ = r.seq + 1;
+      bool created = r.type == "ticket.created", failed = r.type == "ticket.create_failed",
+           changed = r.type == "ticket.status_changed";
+      if (r.type == "sync.conflict") ++conflicts_;
+      if (r.type == "sla.breached") ++sla_breaches_;
+      if (!created && !failed && !changed) return true;
+      json::error_code ec;
+      json::value v = json::parse(r.payload, ec);
+      if (ec || !v.is_object()) return true;
+      auto str = [&](const char* k) {
+        const json::value* x = v.get_object().if_contains(k);
+        return x && x->is_string() ? std::string(x->get_string()) : std::string();
+      };
+      if (created) ++tickets_created_[str("backend")];
+      if (failed) ++tickets_failed_[str("backend")];
+      if (changed) ++status_changes_[str("source")];
+      return true;
+    });
+  }
+
+  EventLog* log_;
+  mutable std::mutex mu_;
+  uint64_t log_cursor_;
+  std::map<std::string, uint64_t> tickets_created_, tickets_failed_, status_changes_, poll_failures_;
+  uint64_t conflicts_ = 0, sla_breaches_ = 0;
+  std::map<std::string, Histogram> poll_seconds_;
+  std::map<std::string, int64_t> last_poll_ok_us_;
+  std::map<std::pair<std::string, int>, uint64_t> http_requests_;
+  std::map<std::string, Histogram> latency_;
+};
+
+// --- durability waiter ------------------------------------------------------
+
+// Answers each webhook once its batch is durable. One thread; tickets come in
+// nearly in order and each WaitFor returns at once for those already written.
+class DurableWaiter {
+ public:
+  explicit DurableWaiter(EventLog* log) : log_(log), thread_([this] { Run(); }) {}
+  ~DurableWaiter() { Stop(); }
+
+  void Add(uint64_t ticket, std::function<void(const Status&)> done) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.emplace_back(ticket, std::move(done));
+    }
+    cv_.notify_one();
+  }
+  // Answers everything queued, then stops.
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      auto [ticket, done] = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      done(ticket == 0 ? Status::Ok() : log_->WaitFor(ticket));
+      lock.lock();
+    }
+  }
+
+  EventLog* log_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<uint64_t, std::function<void(const Status&)>>> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// --- the API ----------------------------------------------------------------
+
+struct ServeState {
+  const ServiceConfig* service = nullptr;
+  const NoxsyncConfig* config = nullptr;
+  EventLog* log = nullptr;
+  Ingestor* ingestor = nullptr;
+  SyncEngine* engine = nullptr;
+  std::mutex* engine_mu = nullptr;
+  Metrics* metrics = nullptr;
+  DurableWaiter* waiter = nullptr;
+  service::HttpServer* server = nullptr;
+  const Clock* clock = nullptr;
+  std::atomic<bool> shutting_down{false};
+  std::atomic<bool> store_failed{false};
+  std::vector<std::array<unsigned char, 32>> token_digests;  // SHA-256 of each token, for constant-time compare
+};
+
+// Which route a path is, for metrics labels: ids never become labels.
+std::string RouteOf(const std::string& method, const std::string& path) {
+  auto parts = [&] {
+    std::vector<std::string> p;
+    size_t i = 1;
+    while (i <= path.size()) {
+      size_t j = std::min(path.find('/', i), path.size());
+      p.push_back(path.substr(i, j - i));
+      i = j + 1;
+    }
+    return p;
+  }();
+  std::string r;
+  if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/v1/events" || path == "/v1/incidents" ||
+      path == "/v1/audit" || path == "/v1/audit/head") {
+    r = path;
+  } else if (parts.size() == 3 && parts[0] == "v1" && parts[1] == "incidents") {
+    r = "/v1/incidents/{id}";
+  } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "incidents") {
+    r = "/v1/incidents/{id}/" + (parts[3] == "history" || parts[3] == "status" ? parts[3] : std::string("other"));
+  } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "tickets") {
+    r = "/v1/tickets/{backend}/{key}";
+  } else {
+    r = "other";
+  }
+  return method + " " + r;
+}
+
+class Api {
+ public:
+  explicit Api(ServeState* s) : s_(s) {}
+
+  void Handle(HttpRequest req, Responder respond) {
+    const std::string& p = req.path;
+    if (p == "/healthz") return respond(JsonResponse(200, json::object{{"status", "alive"}}));
+    if (p == "/readyz") return respond(Ready());
+    if (p == "/metrics" && req.method == "GET") {
+      if (!s_->service->open_metrics) {
+        if (auto denied = Authorize(req, Role::kRead)) return respond(*denied);
+      }
+      HttpResponse r;
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      r.body = s_->metrics->Render(s_->clock->NowMicros(), s_->config->BackendNames(), s_->server->open_connections());
+      return respond(r);
+    }
+    if (p.rfind("/v1/", 0) != 0) return respond(ErrorResponse(404, "no such route: " + p + " (see docs/service.md)"));
+    if (p == "/v1/events") {
+      if (req.method != "POST") return respond(MethodNotAllowed("POST"));
+      if (auto denied = Authorize(req, Role::kIngest)) return respond(*denied);
+      return Events(std::move(req), std::move(respond));
+    }
+    bool write = req.method == "POST";
+    if (!write && req.method != "GET") return respond(MethodNotAllowed("GET, POST"));
+    if (auto denied = Authorize(req, write ? Role::kOperate : Role::kRead)) return respond(*denied);
+    respond(Route(req));
+  }
+
+ private:
+  static HttpResponse MethodNotAllowed(const char* allow) {
+    HttpResponse r = ErrorResponse(405, std::string("method not allowed; use ") + allow);
+    r.headers.emplace_back("Allow", allow);
+    return r;
+  }
+
+  // Bearer token: 401 without a valid one, 403 when its role does not allow
+  // the route. Every token is compared, in constant time, whatever matches.
+  std::optional<HttpResponse> Authorize(const HttpRequest& req, Role need) {
+    std::string auth = req.Header("authorization");
+    const std::string prefix = "Bearer ";
+    std::optional<size_t> match;
+    if (auth.size() > prefix.size() && auth.compare(0, prefix.size(), prefix) == 0) {
+      auto digest = Sha256(std::string_view(auth).substr(prefix.size()));
+      for (size_t i = 0; i < s_->token_digests.size(); ++i) {
+        if (CRYPTO_memcmp(digest.data(), s_->token_digests[i].data(), digest.size()) == 0) match = i;
+      }
+    }
+    if (!match) {
+      HttpResponse r = ErrorResponse(401, "a valid API token is required: Authorization: Bearer <token>");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"noxsync\"");
+      return r;
+    }
+    const ApiToken& t = s_->service->tokens[*match];
+    bool ok = t.role == need || (t.role == Role::kOperate && need == Role::kRead);
+    if (!ok) {
+      static const char* names[] = {"ingest", "read", "operate"};
+      return ErrorResponse(403, "token \"" + t.name + "\" has the role " + names[static_cast<int>(t.role)] +
+                                    "; this route needs " + names[static_cast<int>(need)]);
+    }
+    return std::nullopt;
+  }
+
+  // X-Noxsync-Timestamp (Unix seconds) and X-Noxsync-Signature
+  // ("sha256=" + hex HMAC-SHA256 of "<timestamp>.<body>").
+  std::optional<HttpResponse> CheckSignature(const HttpRequest& req) {
+    std::string ts = req.Header("x-noxsync-timestamp");
+    std::string sig = req.Header("x-noxsync-signature");
+    if (ts.empty() || sig.empty()) {
+      return ErrorResponse(401, "the request is not signed: send X-Noxsync-Timestamp and X-Noxsync-Signature "
+                                "(docs/service.md#signing)");
+    }
+    if (ts.size() > 12 || !std::all_of(ts.begin(), ts.end(), ::isdigit)) {
+      return ErrorResponse(401, "X-Noxsync-Timestamp must be Unix seconds");
+    }
+    int64_t age = s_->clock->NowMicros() / 1'000'000 - std::stoll(ts);
+    if (age > s_->service->signature_max_age_s || age < -s_->service->signature_max_age_s) {
+      return ErrorResponse(401, "the signature's timestamp is " + std::to_string(age) +
+                                    " s away from now; requests older than " +
+                                    std::to_string(s_->service->signature_max_age_s) +
+                                    " s are refused (replay protection): check the sender's clock");
+    }
+    std::string want = "sha256=" + WebhookSignature(s_->service->webhook_secret.reveal(), ts, req.body);
+    if (sig.size() != want.size() || CRYPTO_memcmp(sig.data(), want.data(), want.size()) != 0) {
+      return ErrorResponse(401, "bad signature: X-Noxsync-Signature does not match the body under the webhook "
+                                "secret");
+    }
+    return std::nullopt;
+  }
+
+  void Events(HttpRequest req, Responder respond) {
+    if (s_->shutting_down) {
+      HttpResponse r = ErrorResponse(503, "noxsync is shutting down; send again to the next instance");
+      r.headers.emplace_back("Retry-After", "5");
+      return respond(r);
+    }
+    if (auto bad = CheckSignature(req)) return respond(*bad);
+    std::string type = req.Header("content-type");
+    type = type.substr(0, type.find(';'));
+    while (!type.empty() && type.back() == ' ') type.pop_back();
+    for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    bool ndjson = type == "application/x-ndjson" || type == "application/ndjson";
+    if (!ndjson && type != "application/json") {
+      return respond(ErrorResponse(415, "content type \"" + type +
+                                            "\" is not accepted: use application/json for one event or "
+                                            "application/x-ndjson for several"));
+    }
+    std::vector<IngestLine> lines;
+    if (ndjson) {
+      uint64_t n = 0;
+      size_t i = 0;
+      while (i < req.body.size()) {
+        size_t j = std::min(req.body.find('\n', i), req.body.size());
+        ++n;
+        std::string_view line(req.body.data() + i, j - i);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (!line.empty()) lines.push_back({std::string(line), n, ""});
+        i = j + 1;
+      }
+    } else if (!req.body.empty()) {
+      lines.push_back({req.body, 1, ""});
+    }
+    if (lines.empty()) return respond(ErrorResponse(400, "the body holds no event"));
+    auto results = std::make_shared<std::vector<IngestResult>>();
+    uint64_t ticket = 0;
+    Status s = s_->ingestor->Submit(lines, "webhook " + req.request_id, results.get(), &ticket);
+    if (!s.ok()) {
+      s_->store_failed = true;
+      spdlog::error("serve: request {}: the store refused the events: {}", req.request_id, s.message());
+      return respond(ErrorResponse(503, "the store cannot take events now (" + s.message() + "); send again later"));
+    }
+    std::string rid = req.request_id;
+    s_->waiter->Add(ticket, [this, results, respond, rid](const Status& durable) {
+      if (!durable.ok()) {
+        s_->store_failed = true;
+        spdlog::error("serve: request {}: events not stored: {}", rid, durable.message());
+        return respond(ErrorResponse(503, "the events were not stored (" + durable.message() + "); send again"));
+      }
+      json::array out;
+      uint64_t accepted = 0, duplicate = 0, rejected = 0;
+      for (const auto& r : *results) {
+        json::object o{{"line", r.line}};
+        if (!r.event_id.empty()) o["event_id"] = r.event_id;
+        switch (r.kind) {
+          case IngestResult::Kind::kAccepted:
+            ++accepted;
+            o["result"] = "accepted";
+            o["incident"] = r.incident;
+            o["opened"] = r.opened;
+            break;
+          case IngestResult::Kind::kDuplicate:
+            ++duplicate;
+            o["result"] = "duplicate";
+            o["incident"] = r.incident;
+            break;
+          case IngestResult::Kind::kRejected:
+            ++rejected;
+            o["result"] = "rejected";
+            o["error"] = r.error;
+            break;
+        }
+        out.push_back(std::move(o));
+      }
+      s_->metrics->events_accepted += accepted;
+      s_->metrics->events_duplicate += duplicate;
+      s_->metrics->events_rejected += rejected;
+      // Nothing readable at all is the client's error; the rejected lines
+      // are still kept in the log (event.rejected).
+      int status = accepted + duplicate == 0 ? 400 : 202;
+      respond(JsonResponse(status, json::object{{"accepted", accepted},
+                                                {"duplicate", duplicate},
+                                                {"rejected", rejected},
+                                                {"results", std::move(out)}}));
+    });
+  }
+
+  HttpResponse Ready() {
+    json::array problems;
+    if (s_->store_failed) problems.push_back(json::string("store: a write failed; restart noxsync (see its log)"));
+    if (s_->shutting_down) problems.push_back(json::string("shutting down"));
+    int64_t now = s_->clock->NowMicros();
+    int64_t window = std::max<int64_t>(3 * s_->config->sync.poll_interval_us, 180'000'000);
+    for (const auto& b : s_->config->BackendNames()) {
+      int64_t last = s_->metrics->LastPollOk(b);
+      if (last == 0 && now - started_us_ < window) continue;  // the first poll is on its way
+      if (now - (last ? last : started_us_) > window) {
+        problems.push_back(json::string(b + ": no successful poll in the last " + std::to_string(window / 60'000'000) +
+                                        " min; check its credentials and reachability (noxsync test-connection " + b +
+                                        ")"));
+      }
+    }
+    // Stuck outbox: an action due for over 15 minutes.
+    int64_t stuck = 0;
+    s_->log->Scan(Cf::kOutbox, "", [&](std::string_view, std::string_view v) {
+      json::error_code ec;
+      json::value a = json::parse(v, ec);
+      const json::value* next = !ec && a.is_object() ? a.get_object().if_contains("next_us") : nullptr;
+      if (next && next->is_int64() && next->get_int64() > 0 && now - next->get_int64() > 900'000'000) ++stuck;
+      return true;
+    });
+    if (stuck) problems.push_back(json::string("outbox: " + std::to_string(stuck) + " action(s) overdue by 15 min or more"));
+    bool ok = problems.empty();
+    return JsonResponse(ok ? 200 : 503, json::object{{"ready", ok}, {"problems", std::move(problems)}});
+  }
+
+  HttpResponse Route(const HttpRequest& req) {
+    std::vector<std::string> parts;
+    for (size_t i = 1; i <= req.path.size();) {
+      size_t j = std::min(req.path.find('/', i), req.path.size());
+      parts.push_back(req.path.substr(i, j - i));
+      i = j + 1;
+    }
+    bool get = req.method == "GET";
+    if (parts.size() == 2 && parts[1] == "incidents" && get) return ListIncidents(req);
+    if (parts.size() == 3 && parts[1] == "incidents" && get) return OneIncident(parts[2]);
+    if (parts.size() == 4 && parts[1] == "incidents" && parts[3] == "history" && get) return History(parts[2]);
+    if (parts.size() == 4 && parts[1] == "incidents" && parts[3] == "status" && !get) return SetStatus(req, parts[2]);
+    if (parts.size() == 4 && parts[1] == "tickets" && get) return TicketIncident(parts[2], parts[3]);
+    if (parts.size() == 2 && parts[1] == "audit" && get) return Audit(req);
+    if (parts.size() == 3 && parts[1] == "audit" && parts[2] == "head" && get) {
+      ChainHead h = s_->log->Head();
+      return JsonResponse(200, json::object{{"seq", h.seq}, {"hash", HashHex(h.hash)}});
+    }
+    return ErrorResponse(404, "no such route: " + req.method + " " + req.path + " (see docs/service.md)");
+  }
+
+  static bool TimeParam(const HttpRequest& req, const char* name, int64_t* out, std::string* error) {
+    if (!req.HasQuery(name)) return true;
+    if (!ParseTimestamp(req.Query(name), out)) {
+      *error = std::string(name) + "=\"" + req.Query(name) + "\" is not a time: use 2026-03-20 or 2026-03-20T14:32:00Z";
+      return false;
+    }
+    return true;
+  }
+
+  HttpResponse ListIncidents(const HttpRequest& req) {
+    int64_t since = INT64_MIN, until = INT64_MAX;
+    std::string error;
+    if (!TimeParam(req, "since", &since, &error) || !TimeParam(req, "until", &until, &error)) {
+      return ErrorResponse(400, error);
+    }
+    std::optional<IncidentStatus> status;
+    if (req.HasQuery("status")) {
+      IncidentStatus st;
+      if (!ParseIncidentStatus(req.Query("status"), &st)) {
+        return ErrorResponse(400, "status=\"" + req.Query("status") + "\": use Open, In Progress, Resolved or Closed");
+      }
+      status = st;
+    }
+    std::optional<Severity> severity;
+    if (req.HasQuery("severity")) {
+      Severity sv;
+      if (!ParseSeverity(req.Query("severity"), &sv)) {
+        return ErrorResponse(400, "severity=\"" + req.Query("severity") + "\": use Critical, High, Medium or Low");
+      }
+      severity = sv;
+    }
+    std::string platform = req.Query("platform");
+    int64_t limit = 100;
+    if (req.HasQuery("limit")) {
+      std::string l = req.Query("limit");
+      if (l.empty() || l.size() > 5 || !std::all_of(l.begin(), l.end(), ::isdigit) || std::stoi(l) < 1 ||
+          std::stoi(l) > 1000) {
+        return ErrorResponse(400, "limit must be 1 to 1000");
+      }
+      limit = std::stoi(l);
+    }
+    std::string cursor = req.Query("cursor");
+    json::array items;
+    std::string next;
+    s_->log->Scan(Cf::kIncidents, "", [&](std::string_view k, std::string_view v) {
+      if (!cursor.empty() && k <= cursor) return true;
+      Incident inc;
+      if (!IncidentFromJson(v, &inc).ok()) return true;
+      if (status && inc.status != *status) return true;
+      if (severity && inc.severity != *severity) return true;
+      if (!platform.empty() && inc.platform_id != platform && inc.platform_name != platform) return true;
+      if (inc.first_seen_us < since || inc.first_seen_us > until) return true;
+      if (static_cast<int64_t>(items.size()) == limit) {
+        next = std::string(items.back().as_object().at("id").as_string());
+        return false;
+      }
+      items.push_back(json::parse(IncidentToDisplayJson(inc)));
+      return true;
+    });
+    json::object body{{"incidents", std::move(items)}};
+    body["next_cursor"] = next.empty() ? json::value(nullptr) : json::value(next);
+    return JsonResponse(200, std::move(body));
+  }
+
+  bool FindIncident(const std::string& id, Incident* inc) {
+    std::string v;
+    return s_->log->Get(Cf::kIncidents, id, &v).ok() && IncidentFromJson(v, inc).ok();
+  }
+
+  HttpResponse OneIncident(const std::string& id) {
+    Incident inc;
+    if (!FindIncident(id, &inc)) return ErrorResponse(404, "no incident " + id);
+    json::value body = json::parse(IncidentToDisplayJson(inc));
+    json::array tickets;
+    std::string prefix = id + '\0';
+    s_->log->Scan(Cf::kTickets, prefix, [&](std::string_view k, std::string_view v) {
+      json::error_code ec;
+      json::value row = json::parse(v, ec);
+      if (!ec && row.is_object()) {
+        json::object t{{"backend", std::string(k.substr(prefix.size()))}};
+        for (const char* f : {"state", "key", "url", "raw_status", "priority", "rule", "error"}) {
+          if (const json::value* x = row.get_object().if_contains(f); x && x->is_string() && !x->get_string().empty()) {
+            t[f] = *x;
+          }
+        }
+        tickets.push_back(std::move(t));
+      }
+      return true;
+    });
+    body.as_object()["tickets"] = std::move(tickets);
+    return JsonResponse(200, std::move(body));
+  }
+
+  HttpResponse History(const std::string& id) {
+    Incident inc;
+    if (!FindIncident(id, &inc)) return ErrorResponse(404, "no incident " + id);
+    std::vector<LogRecord> records;
+    if (Status s = s_->log->IncidentRecords(id, &records); !s.ok()) return ErrorResponse(500, s.message());
+    json::array out;
+    for (const auto& r : records) out.push_back(json::parse(RecordToJson(r)));
+    return JsonResponse(200, json::object{{"incident", id}, {"records", std::move(out)}});
+  }
+
+  HttpResponse SetStatus(const HttpRequest& req, const std::string& id) {
+    json::error_code ec;
+    json::value body = json::parse(req.body, ec);
+    const json::value* st = !ec && body.is_object() ? body.get_object().if_contains("status") : nullptr;
+    IncidentStatus to;
+    if (!st || !st->is_string() || !ParseIncidentStatus(std::string(st->get_string()), &to)) {
+      return ErrorResponse(400, "the body must be {\"status\": \"Open|In Progress|Resolved|Closed\", \"note\": \"...\"}");
+    }
+    std::string note;
+    if (const json::value* n = body.get_object().if_contains("note"); n && n->is_string()) note = n->get_string();
+    Incident inc;
+    if (!FindIncident(id, &inc)) return ErrorResponse(404, "no incident " + id);
+    Status s;
+    {
+      std::lock_guard lock(*s_->engine_mu);  // the engine is one caller at a time
+      s = s_->engine->SetStatus(id, to, "noxys", note);
+    }
+    if (!s.ok()) return ErrorResponse(s.code() == Status::Code::kNotFound ? 404 : 500, s.message());
+    spdlog::info("serve: request {}: incident {} set to {}", req.request_id, id, IncidentStatusName(to));
+    return JsonResponse(200, json::object{{"incident", id}, {"status", IncidentStatusName(to)}});
+  }
+
+  HttpResponse TicketIncident(const std::string& backend, const std::string& key) {
+    std::string incident;
+    if (!s_->log->Get(Cf::kByTicket, TicketKeyKey(backend, key), &incident).ok()) {
+      return ErrorResponse(404, "no " + backend + " ticket " + key + " made by noxsync");
+    }
+    return OneIncident(incident);
+  }
+
+  // NDJSON, one record per line with seq, prev_hash and hash; at most
+  // `limit` records, the next cursor (a seq) in X-Next-Cursor.
+  HttpResponse Audit(const HttpRequest& req) {
+    int64_t since = INT64_MIN, until = INT64_MAX;
+    std::string error;
+    if (!TimeParam(req, "since", &since, &error) || !TimeParam(req, "until", &until, &error)) {
+      return ErrorResponse(400, error);
+    }
+    uint64_t from = 1;
+    if (std::string c = req.Query("cursor"); !c.empty()) {
+      if (c.size() > 19 || !std::all_of(c.begin(), c.end(), ::isdigit)) return ErrorResponse(400, "cursor must be a seq");
+      from = std::stoull(c);
+    }
+    uint64_t limit = 10000;
+    if (std::string l = req.Query("limit"); !l.empty()) {
+      if (l.size() > 6 || !std::all_of(l.begin(), l.end(), ::isdigit) || std::stoull(l) == 0 || std::stoull(l) > 100000) {
+        return ErrorResponse(400, "limit must be 1 to 100000");
+      }
+      limit = std::stoull(l);
+    }
+    HttpResponse r;
+    r.content_type = "application/x-ndjson";
+    uint64_t n = 0, next = 0;
+    s_->log->ScanLog(from, [&](const LogRecord& rec) {
+      if (rec.time_us < since) return true;
+      if (rec.time_us > until) return true;  // times may step back: keep reading
+      if (n == limit) {
+        next = rec.seq;
+        return false;
+      }
+      r.body += RecordToJson(rec);
+      r.body.push_back('\n');
+      ++n;
+      return true;
+    });
+    if (next) r.headers.emplace_back("X-Next-Cursor", std::to_string(next));
+    return r;
+  }
+
+  ServeState* s_;
+  int64_t started_us_ = SystemClock().NowMicros();
+};
+
+// --- signals ----------------------------------------------------------------
+
+sigset_t ServeSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+}  // namespace
+
+int RunServe(const Argv& argv) {
+  Args args({}, {"--config", "--db"});
+  std::string err;
+  if (!args.Parse(argv, &err)) return Fail(kExitUsage, err + "\n" + kUsage);
+  if (args.help()) return std::fputs(kUsage, stdout), kExitOk;
+  if (args.Get("--config").empty()) return Fail(kExitUsage, std::string("serve needs --config FILE\n") + kUsage);
+  ConfigProblems problems;
+  NoxsyncConfig config = LoadConfig(args.Get("--config"), &problems);
+  PrintProblems(args.Get("--config"), problems);
+  if (!problems.ok()) return kExitUsage;
+  if (!config.service) {
+    return Fail(kExitUsage, args.Get("--config") + ": no \"service\" section; serve needs at least listen, "
+                                                   "webhook_secret and tokens (docs/configuration.md#service)");
+  }
+  const ServiceConfig& sc = *config.service;
+
+  // Signals are taken by sigwait below: block them before any thread starts.
+  sigset_t signals = ServeSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  SystemClock clock;
+  SystemSleeper sleeper;
+  EngineSetup setup;
+  if (Status s = BuildEngineSetup(config, clock, sleeper, &setup); !s.ok()) return Fail(kExitUsage, s.message());
+  EventLogOptions opts;
+  opts.holder = "noxsync serve";
+  auto opened = EventLog::OpenForWrite(StorePath(args), opts);
+  if (!opened.ok()) return Fail(kExitFailure, opened.status().message());
+  std::unique_ptr<EventLog> log = std::move(opened).value();
+  setup.record_to->store(log.get());
+
+  WriterGate gate;
+  Ingestor ingestor(log.get(), &clock);
+  ingestor.set_gate(&gate);
+  SyncEngine engine(log.get(), setup.backends, &clock, config.sync, setup.notify.get());
+  engine.set_gate(&gate);
+  std::mutex engine_mu;
+  Metrics metrics(log.get());
+  DurableWaiter waiter(log.get());
+  service::HttpServer server;
+
+  ServeState state;
+  state.service = &sc;
+  state.config = &config;
+  state.log = log.get();
+  state.ingestor = &ingestor;
+  state.engine = &engine;
+  state.engine_mu = &engine_mu;
+  state.metrics = &metrics;
+  state.waiter = &waiter;
+  state.server = &server;
+  state.clock = &clock;
+  for (const auto& t : sc.tokens) state.token_digests.push_back(Sha256(t.token.reveal()));
+  Api api(&state);
+
+  service::ServerOptions so;
+  so.host = sc.host;
+  so.port = sc.port;
+  so.threads = sc.threads;
+  so.max_connections = static_cast<size_t>(sc.max_connections);
+  so.max_body_bytes = static_cast<size_t>(sc.max_body_bytes);
+  so.header_timeout_ms = sc.header_timeout_ms;
+  so.body_timeout_ms = sc.body_timeout_ms;
+  so.idle_timeout_ms = sc.idle_timeout_ms;
+  Status started = server.Start(
+      so, [&api](HttpRequest req, Responder respond) { api.Handle(std::move(req), std::move(respond)); },
+      [&metrics](const HttpRequest& req, int status, double seconds) {
+        metrics.ObserveHttp(RouteOf(req.method, req.path), status, seconds);
+        spdlog::debug("serve: {} {} {} {} {:.1f} ms", req.request_id, req.method, req.path, status, seconds * 1e3);
+      });
+  if (!started.ok()) return Fail(kExitFailure, started.message());
+  std::printf("noxsync serve: listening on %s:%d, store %s\n", sc.host.c_str(), server.port(), log->path().c_str());
+  std::fflush(stdout);
+
+  // The engine: plan and drain every second (new incidents get tickets
+  // promptly); poll, check SLAs and auto-resolve every poll interval.
+  std::atomic<bool> stop{false};
+  std::mutex wake_mu;
+  std::condition_variable wake;
+  std::thread engine_thread([&] {
+    int64_t next_poll = 0;
+    while (!stop) {
+      Status s;
+      {
+        std::lock_guard lock(engine_mu);
+        s = engine.PlanNewRecords();
+        if (s.ok()) s = engine.DrainOutbox();
+        if (s.ok() && clock.NowMicros() >= next_poll) {
+          for (const auto& b : config.BackendNames()) {
+            if (stop) break;
+            auto t0 = std::chrono::steady_clock::now();
+            Status p = engine.Poll(b);
+            metrics.ObservePoll(b, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), p.ok(),
+                                clock.NowMicros());
+            if (p.code() == Status::Code::kIOError || p.code() == Status::Code::kCorruption) {
+              s = p;
+              break;
+            }
+            if (!p.ok()) spdlog::warn("serve: polling {} failed; the next poll reads the same changes: {}", b, p.message());
+          }
+          if (s.ok()) s = engine.CheckSla();
+          if (s.ok()) s = engine.AutoResolve();
+          if (s.ok()) s = engine.DrainOutbox();
+          next_poll = clock.NowMicros() + config.sync.poll_interval_us;
+        }
+      }
+      if (!s.ok()) {
+        state.store_failed = true;
+        spdlog::error("serve: the engine stopped: {}; /readyz reports it. Restart noxsync once the cause is fixed",
+                      s.message());
+        return;
+      }
+      std::unique_lock lock(wake_mu);
+      wake.wait_for(lock, std::chrono::seconds(1), [&] { return stop.load(); });
+    }
+  });
+
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig == SIGHUP) {
+      spdlog::info("serve: SIGHUP: logs go to stderr, nothing to reopen (journald or your redirect rotates them)");
+      continue;
+    }
+    spdlog::info("serve: {} received; draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    break;
+  }
+  state.shutting_down = true;
+  server.Shutdown(sc.drain_seconds * 1000);
+  waiter.Stop();  // answers are given; every 202 was durable before it was sent
+  stop = true;
+  wake.notify_all();
+  engine_thread.join();
+  if (setup.notify) setup.notify->Stop();
+  setup.record_to->store(nullptr);
+  Status flushed = log->Flush();
+  if (!flushed.ok()) return Fail(kExitFailure, "the store failed while stopping: " + flushed.message());
+  std::fprintf(stderr, "noxsync serve: stopped cleanly (log head %llu)\n",
+               static_cast<unsigned long long>(log->Head().seq));
+  return kExitOk;
+}
+
+}  // namespace noxsync::cli

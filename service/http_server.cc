@@ -1,0 +1,404 @@
+#include "service/http_server.h"
+
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+namespace noxsync::service {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+namespace {
+
+std::string Decode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10); };
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+    } else if (s[i] == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::string NewRequestId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+// A client's X-Request-Id is kept if it is short and plain, so it can go in
+// log lines as it is.
+std::string SafeRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return NewRequestId();
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return NewRequestId();
+  }
+  return std::string(id);
+}
+
+const char* Reason(int status) {
+  return bhttp::obsolete_reason(static_cast<bhttp::status>(status)).data();
+}
+
+}  // namespace
+
+std::string HttpRequest::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+std::string HttpRequest::Query(std::string_view name) const {
+  for (const auto& [k, v] : query) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+bool HttpRequest::HasQuery(std::string_view name) const {
+  for (const auto& [k, v] : query) {
+    if (k == name) return true;
+  }
+  return false;
+}
+
+class Session;
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  asio::io_context ioc;
+  // Keeps the threads running while every connection waits on a handler
+  // (a webhook waiting for the disk) and the acceptor is closed.
+  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
+  tcp::acceptor acceptor{ioc};
+  ServerOptions options;
+  Handler handler;
+  Observer observer;
+  std::vector<std::thread> threads;
+  std::atomic<bool> stopping{false};
+  std::atomic<size_t> open{0};
+  std::atomic<size_t> in_flight{0};
+  std::atomic<uint64_t> refused{0};
+  std::mutex mu;  // guards sessions
+  std::set<std::shared_ptr<Session>> sessions;
+  bool shut_down = false;
+
+  void Accept();
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
+      : stream_(std::move(socket)), server_(std::move(server)) {
+    boost::system::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string();
+  }
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+  }
+
+  // From Shutdown: an idle connection closes now, a busy one after its answer.
+  void CloseIfIdle() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->busy_) self->Close();
+    });
+  }
+
+ private:
+  void ReadHeader() {
+    if (server_->stopping) return Close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
+    parser_->body_limit(server_->options.max_body_bytes);
+    // The first request gets the header deadline; later ones may idle first.
+    stream_.expires_after(std::chrono::milliseconds(requests_ == 0 ? server_->options.header_timeout_ms
+                                                                   : server_->options.idle_timeout_ms));
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return Refuse(ec);
+    busy_ = true;
+    ++server_->in_flight;
+    started_ = std::chrono::steady_clock::now();
+    auto& req = parser_->get();
+    if (auto len = parser_->content_length(); len && *len > server_->options.max_body_bytes) {
+      // Said up front: answer without reading it.
+      return Answer(Error(413, "the body is " + std::to_string(*len) + " bytes; the limit is " +
+                                   std::to_string(server_->options.max_body_bytes)),
+                    /*keep_alive=*/false);
+    }
+    (void)req;
+    stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code e, size_t) { self->OnBody(e); });
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (ec == bhttp::error::body_limit) {
+      return Answer(Error(413, "the body is over the limit of " + std::to_string(server_->options.max_body_bytes) +
+                                   " bytes"),
+                    false);
+    }
+    if (ec) {
+      --server_->in_flight;
+      busy_ = false;
+      return Close();
+    }
+    auto& msg = parser_->get();
+    HttpRequest req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    std::string_view target = msg.target();
+    size_t q = target.find('?');
+    req.path = Decode(target.substr(0, q), false);
+    if (q != std::string_view::npos) {
+      std::string_view rest = target.substr(q + 1);
+      while (!rest.empty()) {
+        size_t amp = rest.find('&');
+        std::string_view part = rest.substr(0, amp);
+        size_t eq = part.find('=');
+        req.query.emplace_back(Decode(part.substr(0, eq), true),
+                               eq == std::string_view::npos ? "" : Decode(part.substr(eq + 1), true));
+        if (amp == std::string_view::npos) break;
+        rest.remove_prefix(amp + 1);
+      }
+    }
+    for (const auto& f : msg) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    req.body = std::move(msg.body());
+    req.remote = remote_;
+    req.request_id = SafeRequestId(req.Header("x-request-id"));
+    keep_alive_ = msg.keep_alive();
+    request_ = std::make_shared<HttpRequest>(std::move(req));
+    stream_.expires_never();  // the handler may take its time (durable writes)
+    auto self = shared_from_this();
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    server_->handler(*request_, [self, answered](HttpResponse res) {
+      if (answered->exchange(true)) return;
+      asio::post(self->stream_.get_executor(),
+                 [self, res = std::move(res)]() mutable { self->Answer(std::move(res), self->keep_alive_); });
+    });
+  }
+
+  void Refuse(beast::error_code ec) {
+    // Nothing was in flight: a timeout, a closed connection, or bad input.
+    if (ec == bhttp::error::body_limit) {  // a Content-Length over the limit, seen with the header
+      busy_ = true;
+      ++server_->in_flight;
+      return Answer(Error(413, "the body is over the limit of " + std::to_string(server_->options.max_body_bytes) +
+                                   " bytes"),
+                    false);
+    }
+    if (ec == bhttp::error::header_limit) {
+      busy_ = true;
+      ++server_->in_flight;
+      return Answer(Error(431, "the request header is over " + std::to_string(server_->options.max_header_bytes) +
+                                   " bytes"),
+                    false);
+    }
+    if (ec == beast::error::timeout || ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+      return Close();
+    }
+    busy_ = true;
+    ++server_->in_flight;
+    Answer(Error(400, "unreadable HTTP request: " + ec.message()), false);
+  }
+
+  static HttpResponse Error(int status, const std::string& message) {
+    HttpResponse r;
+    r.status = status;
+    r.body = "{\"error\":\"" + message + "\"}";
+    return r;
+  }
+
+  void Answer(HttpResponse res, bool keep_alive) {
+    bool again = keep_alive && !server_->stopping;
+    auto out = std::make_shared<bhttp::response<bhttp::string_body>>();
+    out->version(11);
+    out->result(static_cast<unsigned>(res.status));
+    out->set(bhttp::field::server, "noxsync");
+    out->set(bhttp::field::content_type, res.content_type);
+    if (request_) out->set("X-Request-Id", request_->request_id);
+    for (const auto& [k, v] : res.headers) out->set(k, v);
+    out->body() = std::move(res.body);
+    out->keep_alive(again);
+    out->prepare_payload();
+    int status = res.status;
+    stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
+    bhttp::async_write(stream_, *out, [self = shared_from_this(), out, again, status](beast::error_code ec, size_t) {
+      self->Done(status);
+      if (ec || !again) return self->Close();
+      self->ReadHeader();
+    });
+  }
+
+  void Done(int status) {
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    if (server_->observer) {
+      HttpRequest fallback;
+      server_->observer(request_ ? *request_ : fallback, status, seconds);
+    }
+    request_.reset();
+    ++requests_;
+    busy_ = false;
+    --server_->in_flight;
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+    --server_->open;
+    std::lock_guard lock(server_->mu);
+    server_->sessions.erase(shared_from_this());
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<HttpServer::Impl> server_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::shared_ptr<HttpRequest> request_;
+  std::string remote_;
+  std::chrono::steady_clock::time_point started_;
+  uint64_t requests_ = 0;
+  bool keep_alive_ = false;
+  bool busy_ = false;
+  bool closed_ = false;
+};
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+    if (self->stopping) return;
+    if (!ec) {
+      if (self->open >= self->options.max_connections) {
+        // Over the cap: a short answer, written at once, then closed.
+        ++self->refused;
+        std::string busy = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                           "Retry-After: 1\r\nContent-Length: 50\r\n\r\n{\"error\":\"too many connections; try again later\"}";
+        busy.resize(busy.size());
+        beast::error_code wec;
+        asio::write(socket, asio::buffer(busy), wec);
+        socket.close(wec);
+      } else {
+        ++self->open;
+        auto session = std::make_shared<Session>(std::move(socket), self);
+        {
+          std::lock_guard lock(self->mu);
+          self->sessions.insert(session);
+        }
+        session->Start();
+      }
+    } else if (ec == asio::error::no_descriptors) {
+      spdlog::error("serve: out of file descriptors accepting a connection; raise LimitNOFILE or lower "
+                    "service.max_connections");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    self->Accept();
+  });
+}
+
+HttpServer::HttpServer() : impl_(std::make_shared<Impl>()) {}
+
+HttpServer::~HttpServer() { Shutdown(0); }
+
+Status HttpServer::Start(const ServerOptions& options, Handler handler, Observer observer) {
+  impl_->options = options;
+  impl_->handler = std::move(handler);
+  impl_->observer = std::move(observer);
+  beast::error_code ec;
+  auto address = asio::ip::make_address(options.host, ec);
+  if (ec) return Status::InvalidArgument("service.listen: \"" + options.host + "\" is not an IP address");
+  tcp::endpoint ep(address, static_cast<unsigned short>(options.port));
+  std::string where = options.host + ":" + std::to_string(options.port);
+  impl_->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(ep, ec);
+  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::Unavailable("cannot listen on " + where + ": " + ec.message() +
+                               (ec == asio::error::address_in_use ? " (another process has the port; change service.listen)"
+                                                                  : ""));
+  }
+  impl_->Accept();
+  for (int i = 0; i < std::max(1, options.threads); ++i) {
+    impl_->threads.emplace_back([impl = impl_] { impl->ioc.run(); });
+  }
+  return Status::Ok();
+}
+
+int HttpServer::port() const {
+  beast::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void HttpServer::Shutdown(int64_t drain_ms) {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->shut_down) return;
+    impl_->shut_down = true;
+  }
+  impl_->stopping = true;
+  asio::post(impl_->ioc, [impl = impl_] {
+    beast::error_code ec;
+    impl->acceptor.close(ec);
+  });
+  std::vector<std::shared_ptr<Session>> sessions;
+  {
+    std::lock_guard lock(impl_->mu);
+    sessions.assign(impl_->sessions.begin(), impl_->sessions.end());
+  }
+  for (auto& s : sessions) s->CloseIfIdle();
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(drain_ms);
+  while (impl_->in_flight > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (impl_->in_flight > 0) {
+    spdlog::warn("serve: {} request(s) still in flight after {} ms; closing", impl_->in_flight.load(), drain_ms);
+  }
+  impl_->work.reset();
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads) {
+    if (t.joinable()) t.join();
+  }
+  std::lock_guard lock(impl_->mu);
+  impl_->sessions.clear();
+}
+
+size_t HttpServer::open_connections() const { return impl_->open; }
+uint64_t HttpServer::refused_connections() const { return impl_->refused; }
+
+}  // namespace noxsync::service

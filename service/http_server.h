@@ -1,0 +1,91 @@
+// HttpServer: the HTTP/1.1 server of `noxsync serve`, on Boost.Beast.
+//
+// Asynchronous: a few threads serve every connection, and a handler may
+// answer later from any thread (the webhook answers once its events are
+// durable). Limits keep one client from starving the rest: a cap on open
+// connections (the one over it gets 503 and is closed), a deadline to send
+// the header, another for the body, an idle deadline between keep-alive
+// requests, and caps on header and body size (431, 413).
+//
+// No Beast type appears here, so handlers compile without Beast.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "store/status.h"
+
+namespace noxsync::service {
+
+struct HttpRequest {
+  std::string method;
+  std::string target;  // path and query, as sent
+  std::string path;    // decoded path, no query
+  std::vector<std::pair<std::string, std::string>> query;    // decoded
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+  std::string body;
+  std::string remote;      // peer address
+  std::string request_id;  // X-Request-Id if sent (sanitised), else generated
+
+  std::string Header(std::string_view lower_name) const;  // "" if absent
+  std::string Query(std::string_view name) const;         // "" if absent
+  bool HasQuery(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Called exactly once per request, from any thread.
+using Responder = std::function<void(HttpResponse)>;
+using Handler = std::function<void(HttpRequest, Responder)>;
+// After each answered request: method, path, status, seconds taken.
+using Observer = std::function<void(const HttpRequest&, int status, double seconds)>;
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port (see HttpServer::port)
+  int threads = 2;
+  size_t max_connections = 512;
+  size_t max_header_bytes = 16 * 1024;
+  size_t max_body_bytes = 1 << 20;
+  int64_t header_timeout_ms = 10'000;
+  int64_t body_timeout_ms = 30'000;
+  int64_t idle_timeout_ms = 60'000;
+};
+
+class HttpServer {
+ public:
+  HttpServer();
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts the threads. Fails with the address named.
+  Status Start(const ServerOptions& options, Handler handler, Observer observer = {});
+  int port() const;
+
+  // Shutdown, in order: stop accepting; wait (up to `drain_ms`) until no
+  // request is in flight (idle keep-alive connections are closed at once,
+  // busy ones after their answer); then stop the threads. Idempotent.
+  void Shutdown(int64_t drain_ms);
+
+  size_t open_connections() const;
+  uint64_t refused_connections() const;  // over max_connections
+
+  struct Impl;  // internal; public so the connection class can name it
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace noxsync::service

@@ -1,0 +1,391 @@
+// noxsync serve end to end: the binary on a real socket, called as Noxys, a
+// dashboard and an operator would call it, with the fake Jira behind it.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "adapters/http/http_client.h"
+#include "cli/commands.h"
+#include "store/event_log.h"
+#include "tests/fakes/fake_jira.h"
+#include "tests/fakes/test_support.h"
+#include "tests/run_command.h"
+#include "tests/temp_dir.h"
+
+namespace noxsync {
+namespace {
+
+constexpr const char* kSecret = "whsec-test-0123456789abcdef";
+constexpr const char* kIngest = "tok-ingest-0123456789abcdef";
+constexpr const char* kRead = "tok-read-0123456789abcdef";
+constexpr const char* kOperate = "tok-operate-0123456789abcdef";
+
+std::string Event(const std::string& id, const std::string& user = "alice@acme.fr", double risk = 0.95) {
+  return R"({"event_id":")" + id +
+         R"(","timestamp":"2026-03-20T14:32:00Z","platform_id":"chatgpt","platform_name":"ChatGPT","user_email":")" +
+         user + R"(","risk_score":)" + std::to_string(risk) +
+         R"(,"classifications":[{"type":"EMAIL","value":"x","confidence":0.9}],"policy_decisions":{"action":"BLOCK","policy_id":"p","policy_name":"n"}})";
+}
+
+class Serve : public ::testing::Test {
+ protected:
+  Serve() {
+    jira_ = std::make_unique<fakes::FakeJira>(clock_, fakes::FakeJiraOptions{});
+    std::string error;
+    EXPECT_TRUE(jira_server_.Start(0, [this](const fakes::FakeRequest& r) { return jira_->Handle(r); }, &error));
+    jira_->set_base_url(jira_server_.base_url());
+  }
+  ~Serve() override {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  // Starts `noxsync serve`; extra service keys after the required ones.
+  void Start(const std::string& extra_service = "") {
+    std::string config = dir_.Sub("serve.json");
+    std::ofstream(config) << R"({"backends":{"jira":{"base_url":")" << jira_server_.base_url()
+                          << R"(","email":"noxsync@acme.example","api_token":"fake-jira-api-token","project":"SEC","issue_type":"Security"}},)"
+                          << R"("service":{"listen":"127.0.0.1:0","webhook_secret":")" << kSecret << R"(","tokens":[)"
+                          << R"({"name":"noxys","token":")" << kIngest << R"(","role":"ingest"},)"
+                          << R"({"name":"dashboard","token":")" << kRead << R"(","role":"read"},)"
+                          << R"({"name":"soc","token":")" << kOperate << R"(","role":"operate"}])" << extra_service
+                          << "}}";
+    out_ = dir_.Sub("serve.out");
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int fd = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      std::string db = dir_.Sub("store");
+      ::execl(NOXSYNC_BIN, NOXSYNC_BIN, "serve", "--config", config.c_str(), "--db", db.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    std::smatch m;
+    std::regex listening("listening on 127\\.0\\.0\\.1:(\\d+)");
+    for (int i = 0; i < 200 && port_ == 0; ++i) {
+      std::string text = testing::ReadFile(out_);
+      if (std::regex_search(text, m, listening)) port_ = std::stoi(m[1]);
+      if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    ASSERT_NE(port_, 0) << testing::ReadFile(out_);
+  }
+
+  // SIGTERM and the exit code.
+  int Stop() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  std::unique_ptr<http::HttpClient> Client() {
+    http::ClientOptions o;
+    o.proxy = http::ProxyOptions{};
+    o.retry.max_attempts = 1;
+    o.request_timeout_us = 20'000'000;
+    return std::move(http::HttpClient::Create(o, clock_, sleeper_)).value();
+  }
+
+  http::Response Call(http::HttpClient& c, const std::string& method, const std::string& path, const char* token,
+                      const std::string& body = "", std::vector<http::Header> headers = {}) {
+    http::Request r;
+    r.method = method;
+    r.url = "http://127.0.0.1:" + std::to_string(port_) + path;
+    r.body = body;
+    r.headers = std::move(headers);
+    if (token) r.headers.push_back({"Authorization", std::string("Bearer ") + token});
+    http::Outcome out = c.Send(r);
+    EXPECT_TRUE(out.ok()) << out.error;
+    return out.response;
+  }
+
+  // A webhook as Noxys sends it: signed over the timestamp and the body.
+  http::Response Post(http::HttpClient& c, const std::string& body, int64_t skew_s = 0,
+                      const std::string& type = "application/x-ndjson", const char* token = kIngest,
+                      const char* secret = kSecret) {
+    std::string ts = std::to_string(SystemClock().NowMicros() / 1'000'000 + skew_s);
+    return Call(c, "POST", "/v1/events", token, body,
+                {{"Content-Type", type},
+                 {"X-Noxsync-Timestamp", ts},
+                 {"X-Noxsync-Signature", "sha256=" + cli::WebhookSignature(secret, ts, body)}});
+  }
+
+  testing::TempDir dir_;
+  SystemClock clock_;
+  SystemSleeper sleeper_;
+  std::unique_ptr<fakes::FakeJira> jira_;
+  fakes::FakeHttpServer jira_server_;
+  pid_t pid_ = 0;
+  int port_ = 0;
+  std::string out_;
+};
+
+TEST_F(Serve, EveryRouteChecksTheTokenAndItsRole) {
+  Start();
+  auto c = Client();
+  ASSERT_EQ(Post(*c, Event("evt_a")).status, 202);
+  struct Case {
+    const char* method;
+    std::string path;
+    std::string body;
+    const char* wrong_role;  // a token whose role may not call it
+    const char* right;
+    int ok_status;
+  };
+  std::vector<Case> cases = {
+      {"GET", "/v1/incidents", "", kIngest, kRead, 200},
+      {"GET", "/v1/incidents/inc_00000001", "", kIngest, kRead, 200},
+      {"GET", "/v1/incidents/inc_00000001/history", "", kIngest, kOperate, 200},
+      {"GET", "/v1/audit", "", kIngest, kRead, 200},
+      {"GET", "/v1/audit/head", "", kIngest, kRead, 200},
+      {"GET", "/v1/tickets/jira/SEC-404", "", kIngest, kRead, 404},
+      {"POST", "/v1/incidents/inc_00000001/status", R"({"status":"In Progress"})", kRead, kOperate, 200},
+  };
+  for (const auto& k : cases) {
+    EXPECT_EQ(Call(*c, k.method, k.path, nullptr, k.body).status, 401) << k.path;
+    EXPECT_EQ(Call(*c, k.method, k.path, "not-a-token-at-all-000000", k.body).status, 401) << k.path;
+    auto wrong = Call(*c, k.method, k.path, k.wrong_role, k.body);
+    EXPECT_EQ(wrong.status, 403) << k.path;
+    EXPECT_NE(wrong.body.find("this route needs"), std::string::npos) << wrong.body;
+    EXPECT_EQ(Call(*c, k.method, k.path, k.right, k.body).status, k.ok_status) << k.path;
+  }
+  // The webhook wants the ingest role, even from an operator.
+  EXPECT_EQ(Post(*c, Event("evt_b"), 0, "application/x-ndjson", kOperate).status, 403);
+  EXPECT_EQ(Post(*c, Event("evt_b"), 0, "application/x-ndjson", nullptr).status, 401);
+  // Health and metrics are open.
+  EXPECT_EQ(Call(*c, "GET", "/healthz", nullptr).status, 200);
+  EXPECT_EQ(Call(*c, "GET", "/metrics", nullptr).status, 200);
+  auto ready = Call(*c, "GET", "/readyz", nullptr);
+  EXPECT_EQ(ready.status, 200) << ready.body;
+  // No secret is in what serve printed.
+  std::string log = testing::ReadFile(out_);
+  for (const char* secret : {kSecret, kIngest, kRead, kOperate, "fake-jira-api-token"}) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << secret;
+  }
+  EXPECT_EQ(Stop(), 0);
+}
+
+TEST_F(Serve, TheWebhookSignatureIsCheckedAndAStaleOneRefused) {
+  Start();
+  auto c = Client();
+  EXPECT_EQ(Post(*c, Event("evt_good")).status, 202);
+  auto bad = Post(*c, Event("evt_bad"), 0, "application/x-ndjson", kIngest, "another-secret-0123456789");
+  EXPECT_EQ(bad.status, 401);
+  EXPECT_NE(bad.body.find("bad signature"), std::string::npos) << bad.body;
+  auto stale = Post(*c, Event("evt_stale"), -400);
+  EXPECT_EQ(stale.status, 401);
+  EXPECT_NE(stale.body.find("replay protection"), std::string::npos) << stale.body;
+  EXPECT_EQ(Post(*c, Event("evt_future"), 400).status, 401);
+  auto unsigned_ = Call(*c, "POST", "/v1/events", kIngest, Event("evt_unsigned"), {{"Content-Type", "application/json"}});
+  EXPECT_EQ(unsigned_.status, 401);
+  EXPECT_NE(unsigned_.body.find("not signed"), std::string::npos);
+  // A body changed after signing fails too.
+  std::string ts = std::to_string(SystemClock().NowMicros() / 1'000'000);
+  auto tampered = Call(*c, "POST", "/v1/events", kIngest, Event("evt_x", "mallory@acme.fr"),
+                       {{"Content-Type", "application/json"},
+                        {"X-Noxsync-Timestamp", ts},
+                        {"X-Noxsync-Signature", "sha256=" + cli::WebhookSignature(kSecret, ts, Event("evt_x"))}});
+  EXPECT_EQ(tampered.status, 401);
+  EXPECT_EQ(Stop(), 0);
+  // Only the good event is in the log.
+  auto history = testing::RunNoxsync("incidents --db " + dir_.Sub("store"), dir_.path());
+  EXPECT_NE(history.out.find("alice@acme.fr"), std::string::npos) << history.out;
+  EXPECT_EQ(history.out.find("mallory"), std::string::npos);
+}
+
+TEST_F(Serve, BodyLimitContentTypeAndMixedLinesAreAnsweredPerLine) {
+  Start(R"(,"max_body_bytes":4096)");
+  auto c = Client();
+  std::string big(5000, ' ');
+  EXPECT_EQ(Post(*c, Event("evt_big") + big).status, 413);
+  EXPECT_EQ(Post(*c, Event("evt_t"), 0, "text/plain").status, 415);
+  EXPECT_EQ(Post(*c, "").status, 400);
+  std::string mixed = Event("evt_1") + "\n{not json\n" + Event("evt_2", "bob@acme.fr") + "\n" +
+                      R"({"event_id":"evt_3","risk_score":2})" + "\n";
+  auto r = Post(*c, mixed);
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_NE(r.body.find(R"("accepted":2,"duplicate":0,"rejected":2)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"({"line":2,"result":"rejected","error":)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("line":4,"event_id":"evt_3","result":"rejected")"), std::string::npos) << r.body;
+  // Sent again: duplicates, no second incident; the bad lines are kept again.
+  auto again = Post(*c, mixed);
+  EXPECT_NE(again.body.find(R"("accepted":0,"duplicate":2,"rejected":2)"), std::string::npos) << again.body;
+  auto list = Call(*c, "GET", "/v1/incidents", kRead);
+  EXPECT_NE(list.body.find("inc_00000002"), std::string::npos);
+  EXPECT_EQ(list.body.find("inc_00000003"), std::string::npos) << list.body;
+  // Only bad lines: 400, each with its line and reason, still kept in the log.
+  auto none = Post(*c, "{\"event_id\":\"evt_9\"}\n", 0);
+  EXPECT_EQ(none.status, 400);
+  EXPECT_NE(none.body.find("\"line\":1"), std::string::npos) << none.body;
+  auto audit = Call(*c, "GET", "/v1/audit", kRead);
+  size_t rejected = 0;
+  for (size_t at = 0; (at = audit.body.find("\"type\":\"event.rejected\"", at)) != std::string::npos; ++at) ++rejected;
+  EXPECT_EQ(rejected, 5u);
+  EXPECT_EQ(Stop(), 0);
+}
+
+TEST_F(Serve, FiftyConcurrentClientsAreAllStoredOnce) {
+  Start();
+  std::atomic<int> accepted{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 50; ++t) {
+    clients.emplace_back([&, t] {
+      auto c = Client();
+      for (int i = 0; i < 10; ++i) {
+        std::string id = "evt_c" + std::to_string(t) + "_" + std::to_string(i);
+        auto r = Post(*c, Event(id, "user" + std::to_string(t) + "@acme.fr"), 0, "application/json");
+        (r.status == 202 ? accepted : other)++;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(accepted, 500);
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(Stop(), 0);
+  auto log = EventLog::OpenForRead(dir_.Sub("store"));
+  ASSERT_TRUE(log.ok());
+  uint64_t received = 0;
+  (*log)->ScanLog(1, [&](const LogRecord& r) {
+    received += r.type == "event.received";
+    return true;
+  });
+  EXPECT_EQ(received, 500u);
+  EXPECT_EQ(testing::RunNoxsync("verify --db " + dir_.Sub("store"), dir_.path()).exit_code, 0);
+}
+
+TEST_F(Serve, ASlowClientDoesNotHoldUpTheOthers) {
+  Start(R"(,"header_timeout_seconds":2)");
+  // Opens a connection and sends half a header, then nothing.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string partial = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Le";
+  ASSERT_EQ(::write(fd, partial.data(), partial.size()), static_cast<ssize_t>(partial.size()));
+  auto c = Client();
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(Post(*c, Event("evt_s" + std::to_string(i))).status, 202);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  // The slow one is dropped after its header deadline.
+  char buf[16];
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  EXPECT_EQ(::read(fd, buf, sizeof buf), 0);  // closed by the server
+  ::close(fd);
+  EXPECT_EQ(Stop(), 0);
+}
+
+TEST_F(Serve, SigtermWhileRequestsAreInFlightLosesNoAcknowledgedEvent) {
+  Start();
+  std::mutex mu;
+  std::set<std::string> acked;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&, t] {
+      auto c = Client();
+      for (int i = 0; !stop; ++i) {
+        std::string id = "evt_t" + std::to_string(t) + "_" + std::to_string(i);
+        http::Request r;
+        std::string body = Event(id, "u" + std::to_string(t) + "@acme.fr");
+        std::string ts = std::to_string(SystemClock().NowMicros() / 1'000'000);
+        r.method = "POST";
+        r.url = "http://127.0.0.1:" + std::to_string(port_) + "/v1/events";
+        r.body = body;
+        r.headers = {{"Authorization", std::string("Bearer ") + kIngest},
+                     {"Content-Type", "application/json"},
+                     {"X-Noxsync-Timestamp", ts},
+                     {"X-Noxsync-Signature", "sha256=" + cli::WebhookSignature(kSecret, ts, body)}};
+        http::Outcome out = c->Send(r);
+        if (!out.ok()) break;  // the server is gone
+        if (out.response.status == 202) {
+          std::lock_guard lock(mu);
+          acked.insert(id);
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  int code = Stop();
+  stop = true;
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(code, 0) << testing::ReadFile(out_);
+  ASSERT_GT(acked.size(), 10u);
+  auto log = EventLog::OpenForRead(dir_.Sub("store"));
+  ASSERT_TRUE(log.ok());
+  for (const auto& id : acked) {
+    std::string v;
+    EXPECT_TRUE((*log)->Get(Cf::kByEvent, id, &v).ok()) << id << " was acknowledged but is not in the store";
+  }
+  EXPECT_NE(testing::ReadFile(out_).find("stopped cleanly"), std::string::npos);
+}
+
+TEST_F(Serve, TicketsAreMadeAndMetricsAreValidPrometheusText) {
+  Start();
+  auto c = Client();
+  ASSERT_EQ(Post(*c, Event("evt_m")).status, 202);
+  for (int i = 0; i < 100 && jira_->Issues().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(jira_->Issues().size(), 1u);
+  auto t = Call(*c, "GET", "/v1/tickets/jira/SEC-1", kRead);
+  EXPECT_EQ(t.status, 200);
+  EXPECT_NE(t.body.find("\"id\":\"inc_00000001\""), std::string::npos) << t.body;
+  EXPECT_NE(t.body.find("\"key\":\"SEC-1\""), std::string::npos) << t.body;
+  auto set = Call(*c, "POST", "/v1/incidents/inc_00000001/status", kOperate, R"({"status":"Resolved","note":"done"})");
+  EXPECT_EQ(set.status, 200) << set.body;
+  for (int i = 0; i < 100 && jira_->Issue("SEC-1")->status != 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(jira_->Issue("SEC-1")->status, 2);  // pushed to Jira by the engine
+  auto m = Call(*c, "GET", "/metrics", nullptr);
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("noxsync_events_total{result=\"accepted\"} 1\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("noxsync_tickets_created_total{backend=\"jira\"} 1\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("noxsync_status_changes_total{source=\"noxys\"} 1\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("noxsync_http_requests_total{route=\"POST /v1/events\",code=\"202\"} 1\n"), std::string::npos);
+  // Every sample line: a name, optional labels, a number; every family typed.
+  std::regex sample(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})? [-+0-9.eE]+(Inf)?$)");
+  std::set<std::string> typed;
+  std::istringstream in(m.body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("# TYPE ", 0) == 0) typed.insert(line.substr(7, line.find(' ', 7) - 7));
+    if (line.empty() || line[0] == '#') continue;
+    EXPECT_TRUE(std::regex_match(line, sample)) << line;
+    std::string name = line.substr(0, line.find_first_of("{ "));
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      if (name.size() > std::strlen(suffix) && name.compare(name.size() - std::strlen(suffix), std::string::npos, suffix) == 0 &&
+          !typed.count(name)) {
+        name = name.substr(0, name.size() - std::strlen(suffix));
+      }
+    }
+    EXPECT_TRUE(typed.count(name)) << "no # TYPE for " << name;
+  }
+  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+    std::string file = dir_.Sub("metrics.txt");
+    std::ofstream(file) << m.body;
+    EXPECT_EQ(std::system(("promtool check metrics < " + file).c_str()), 0);
+  }
+  EXPECT_EQ(Stop(), 0);
+}
+
+}  // namespace
+}  // namespace noxsync
