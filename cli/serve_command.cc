@@ -350,18 +350,20 @@ struct ServeState {
   std::vector<std::array<unsigned char, 32>> token_digests;  // SHA-256 of each token, for constant-time compare
 };
 
+// "/v1/incidents/inc_1" -> {"v1", "incidents", "inc_1"}.
+std::vector<std::string> PathParts(const std::string& path) {
+  std::vector<std::string> parts;
+  for (size_t i = 1; i <= path.size();) {
+    size_t j = std::min(path.find('/', i), path.size());
+    parts.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return parts;
+}
+
 // Which route a path is, for metrics labels: ids never become labels.
 std::string RouteOf(const std::string& method, const std::string& path) {
-  auto parts = [&] {
-    std::vector<std::string> p;
-    size_t i = 1;
-    while (i <= path.size()) {
-      size_t j = std::min(path.find('/', i), path.size());
-      p.push_back(path.substr(i, j - i));
-      i = j + 1;
-    }
-    return p;
-  }();
+  std::vector<std::string> parts = PathParts(path);
   std::string r;
   if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/v1/events" || path == "/v1/incidents" ||
       path == "/v1/audit" || path == "/v1/audit/head") {
@@ -380,7 +382,7 @@ std::string RouteOf(const std::string& method, const std::string& path) {
 
 class Api {
  public:
-  explicit Api(ServeState* s) : s_(s) {}
+  explicit Api(ServeState* s) : s_(s), started_us_(s->clock->NowMicros()) {}
 
   void Handle(HttpRequest req, Responder respond) {
     const std::string& p = req.path;
@@ -584,12 +586,7 @@ class Api {
   }
 
   HttpResponse Route(const HttpRequest& req) {
-    std::vector<std::string> parts;
-    for (size_t i = 1; i <= req.path.size();) {
-      size_t j = std::min(req.path.find('/', i), req.path.size());
-      parts.push_back(req.path.substr(i, j - i));
-      i = j + 1;
-    }
+    std::vector<std::string> parts = PathParts(req.path);
     bool get = req.method == "GET";
     if (parts.size() == 2 && parts[1] == "incidents" && get) return ListIncidents(req);
     if (parts.size() == 3 && parts[1] == "incidents" && get) return OneIncident(parts[2]);
@@ -777,7 +774,7 @@ class Api {
   }
 
   ServeState* s_;
-  int64_t started_us_ = SystemClock().NowMicros();
+  int64_t started_us_;
 };
 
 // --- signals ----------------------------------------------------------------

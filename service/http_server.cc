@@ -59,9 +59,6 @@ std::string SafeRequestId(std::string_view id) {
   return std::string(id);
 }
 
-const char* Reason(int status) {
-  return bhttp::obsolete_reason(static_cast<bhttp::status>(status)).data();
-}
 
 }  // namespace
 
@@ -147,25 +144,13 @@ class Session : public std::enable_shared_from_this<Session> {
     busy_ = true;
     ++server_->in_flight;
     started_ = std::chrono::steady_clock::now();
-    auto& req = parser_->get();
-    if (auto len = parser_->content_length(); len && *len > server_->options.max_body_bytes) {
-      // Said up front: answer without reading it.
-      return Answer(Error(413, "the body is " + std::to_string(*len) + " bytes; the limit is " +
-                                   std::to_string(server_->options.max_body_bytes)),
-                    /*keep_alive=*/false);
-    }
-    (void)req;
     stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code e, size_t) { self->OnBody(e); });
   }
 
   void OnBody(beast::error_code ec) {
-    if (ec == bhttp::error::body_limit) {
-      return Answer(Error(413, "the body is over the limit of " + std::to_string(server_->options.max_body_bytes) +
-                                   " bytes"),
-                    false);
-    }
+    if (ec == bhttp::error::body_limit) return Reject(413, BodyLimitMessage());
     if (ec) {
       --server_->in_flight;
       busy_ = false;
@@ -210,29 +195,33 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // The header could not be read: a timeout or a closed connection ends it
+  // quietly; input over a limit or malformed gets its answer.
   void Refuse(beast::error_code ec) {
-    // Nothing was in flight: a timeout, a closed connection, or bad input.
-    if (ec == bhttp::error::body_limit) {  // a Content-Length over the limit, seen with the header
-      busy_ = true;
-      ++server_->in_flight;
-      return Answer(Error(413, "the body is over the limit of " + std::to_string(server_->options.max_body_bytes) +
-                                   " bytes"),
-                    false);
-    }
+    // A Content-Length over the limit is seen with the header.
+    if (ec == bhttp::error::body_limit) return Reject(413, BodyLimitMessage());
     if (ec == bhttp::error::header_limit) {
-      busy_ = true;
-      ++server_->in_flight;
-      return Answer(Error(431, "the request header is over " + std::to_string(server_->options.max_header_bytes) +
-                                   " bytes"),
-                    false);
+      return Reject(431, "the request header is over " + std::to_string(server_->options.max_header_bytes) + " bytes");
     }
     if (ec == beast::error::timeout || ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
       return Close();
     }
-    busy_ = true;
-    ++server_->in_flight;
-    Answer(Error(400, "unreadable HTTP request: " + ec.message()), false);
+    Reject(400, "unreadable HTTP request: " + ec.message());
+  }
+
+  // Answers and closes; in flight until written, like any request.
+  void Reject(int status, const std::string& message) {
+    if (!busy_) {
+      busy_ = true;
+      ++server_->in_flight;
+      started_ = std::chrono::steady_clock::now();
+    }
+    Answer(Error(status, message), /*keep_alive=*/false);
+  }
+
+  std::string BodyLimitMessage() const {
+    return "the body is over the limit of " + std::to_string(server_->options.max_body_bytes) + " bytes";
   }
 
   static HttpResponse Error(int status, const std::string& message) {
@@ -306,9 +295,9 @@ void HttpServer::Impl::Accept() {
       if (self->open >= self->options.max_connections) {
         // Over the cap: a short answer, written at once, then closed.
         ++self->refused;
+        const std::string body = "{\"error\":\"too many connections; try again later\"}";
         std::string busy = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                           "Retry-After: 1\r\nContent-Length: 50\r\n\r\n{\"error\":\"too many connections; try again later\"}";
-        busy.resize(busy.size());
+                           "Retry-After: 1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
         beast::error_code wec;
         asio::write(socket, asio::buffer(busy), wec);
         socket.close(wec);

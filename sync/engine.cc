@@ -672,57 +672,55 @@ Status SyncEngine::Poll(const std::string& backend_name) {
   });
   if (!s.ok()) return s;
   Step step;
-  {
-    for (const Ticket& t : changed) {
-      std::string incident;
-      bool found = false;
-      if (Status g = state_.Get(Cf::kByTicket, TicketKeyKey(backend_name, t.key), &incident, &found); !g.ok()) return g;
-      if (!found) continue;  // not a ticket noxsync made
-      TicketRow row;
-      bool have = false;
-      if (Status f = projector_.FindTicket(incident, backend_name, &row, &have); !f.ok()) return f;
-      if (!have) continue;
-      if (row.version == t.version || t.status == row.status) {
-        ++stats_.echoes_ignored;  // noxsync's own change, or no status change
-        continue;
-      }
-      Incident inc;
-      bool inc_found = false;
-      if (Status f = projector_.FindIncident(incident, &inc, &inc_found); !f.ok()) return f;
-      if (!inc_found) continue;
-      auto owed = pending.find(incident);
-      bool conflict = owed != pending.end() && !owed->second.empty() && t.status != inc.status;
-      bool ticket_wins = true;
-      if (conflict) {
-        ticket_wins = config_.conflict_policy == ConflictPolicy::kTicketWins || t.updated_us >= inc.updated_at_us;
-        std::string payload;
-        JsonText(&payload)
-            .Str("backend", backend_name)
-            .Str("key", t.key)
-            .Str("noxys_status", IncidentStatusName(inc.status))
-            .Str("ticket_status", IncidentStatusName(t.status))
-            .Str("policy", config_.conflict_policy == ConflictPolicy::kTicketWins ? "ticket_wins" : "latest_wins")
-            .Str("winner", ticket_wins ? "ticket" : "noxys")
-            .End();
-        if (Status r = Record(&step, rt::kSyncConflict, incident, payload); !r.ok()) return r;
-        ++stats_.conflicts;
-        if (!ticket_wins) continue;  // the owed transition will overwrite the ticket
-        for (const auto& k : owed->second) step.mutations.push_back({Cf::kOutbox, k, "", true});
-        owed->second.clear();
-      }
+  for (const Ticket& t : changed) {
+    std::string incident;
+    bool found = false;
+    if (Status g = state_.Get(Cf::kByTicket, TicketKeyKey(backend_name, t.key), &incident, &found); !g.ok()) return g;
+    if (!found) continue;  // not a ticket noxsync made
+    TicketRow row;
+    bool have = false;
+    if (Status f = projector_.FindTicket(incident, backend_name, &row, &have); !f.ok()) return f;
+    if (!have) continue;
+    if (row.version == t.version || t.status == row.status) {
+      ++stats_.echoes_ignored;  // noxsync's own change, or no status change
+      continue;
+    }
+    Incident inc;
+    bool inc_found = false;
+    if (Status f = projector_.FindIncident(incident, &inc, &inc_found); !f.ok()) return f;
+    if (!inc_found) continue;
+    auto owed = pending.find(incident);
+    bool conflict = owed != pending.end() && !owed->second.empty() && t.status != inc.status;
+    bool ticket_wins = true;
+    if (conflict) {
+      ticket_wins = config_.conflict_policy == ConflictPolicy::kTicketWins || t.updated_us >= inc.updated_at_us;
       std::string payload;
-      JsonText j(&payload);
-      j.Str("source", backend_name)
+      JsonText(&payload)
           .Str("backend", backend_name)
-          .Str("from", IncidentStatusName(inc.status))
-          .Str("to", IncidentStatusName(t.status));
-      TicketFacts(j, t);
-      j.End();
-      if (Status r = Record(&step, rt::kTicketStatusChanged, incident, payload); !r.ok()) return r;
-      ++stats_.status_changes_from_tickets;
-      if (inc.status != t.status) {
-        if (Status p = PushStatus(&step, incident, t.status, backend_name); !p.ok()) return p;
-      }
+          .Str("key", t.key)
+          .Str("noxys_status", IncidentStatusName(inc.status))
+          .Str("ticket_status", IncidentStatusName(t.status))
+          .Str("policy", config_.conflict_policy == ConflictPolicy::kTicketWins ? "ticket_wins" : "latest_wins")
+          .Str("winner", ticket_wins ? "ticket" : "noxys")
+          .End();
+      if (Status r = Record(&step, rt::kSyncConflict, incident, payload); !r.ok()) return r;
+      ++stats_.conflicts;
+      if (!ticket_wins) continue;  // the owed transition will overwrite the ticket
+      for (const auto& k : owed->second) step.mutations.push_back({Cf::kOutbox, k, "", true});
+      owed->second.clear();
+    }
+    std::string payload;
+    JsonText j(&payload);
+    j.Str("source", backend_name)
+        .Str("backend", backend_name)
+        .Str("from", IncidentStatusName(inc.status))
+        .Str("to", IncidentStatusName(t.status));
+    TicketFacts(j, t);
+    j.End();
+    if (Status r = Record(&step, rt::kTicketStatusChanged, incident, payload); !r.ok()) return r;
+    ++stats_.status_changes_from_tickets;
+    if (inc.status != t.status) {
+      if (Status p = PushStatus(&step, incident, t.status, backend_name); !p.ok()) return p;
     }
   }
   cursor.Commit();
