@@ -28,6 +28,7 @@ Commands:
   serve --config FILE
                   the sync engine plus the HTTP API: Noxys webhook, incidents,
                   audit stream, health and Prometheus metrics (docs/service.md)
+  backup DIR      a consistent copy of the store, verified (safe while serve runs)
   sla             open incidents by SLA deadline: time left or overdue
   demo            the whole job on sample events against fake Jira and ServiceNow
   config check --config FILE
@@ -76,6 +77,7 @@ int main(int argc, char** argv) {
   if (cmd == "test-connection") return RunTestConnection(rest);
   if (cmd == "sync") return RunSync(rest);
   if (cmd == "serve") return RunServe(rest);
+  if (cmd == "backup") return RunBackup(rest);
   if (cmd == "incident") return RunIncident(rest);
   if (cmd == "config") return RunConfig(rest);
   if (cmd == "sla") return RunSla(rest);

@@ -381,6 +381,58 @@ Status EventLog::WaitFor(uint64_t ticket) {
   return impl_->failure;
 }
 
+Status EventLog::CopyTo(const std::string& dest, uint64_t* records) const {
+  std::error_code ec;
+  if (fs::exists(dest, ec) && !fs::is_empty(dest, ec)) {
+    return Status::InvalidArgument("backup folder " + dest + " is not empty; name a new folder");
+  }
+  auto out = std::make_unique<Impl>();
+  out->path = dest;
+  out->writable = true;
+  fs::create_directories(dest, ec);
+  if (ec) return Status::IOError("cannot create backup folder " + dest + ": " + ec.message());
+  if (Status s = AcquireLock(out.get()); !s.ok()) return s;
+  if (Status s = OpenDb(out.get(), true); !s.ok()) return s;
+
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  const rocksdb::Snapshot* snap = impl_->writable ? impl_->db->GetSnapshot() : nullptr;
+  ro.snapshot = snap;
+  Status result = Status::Ok();
+  *records = 0;
+  for (int i = 0; i < kCfCount && result.ok(); ++i) {
+    Cf cf = static_cast<Cf>(i);
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->H(cf)));
+    rocksdb::WriteBatch batch;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      batch.Put(out->H(cf), it->key(), it->value());
+      if (cf == Cf::kLog) ++*records;
+      if (batch.GetDataSize() > (4u << 20)) {
+        rocksdb::Status ws = out->db->Write(rocksdb::WriteOptions(), &batch);
+        if (!ws.ok()) {
+          result = FromRocks(ws, "writing the backup in " + dest);
+          break;
+        }
+        batch.Clear();
+      }
+    }
+    if (result.ok() && !it->status().ok()) result = FromRocks(it->status(), "reading " + impl_->path + " for a backup");
+    if (result.ok() && batch.Count() > 0) {
+      rocksdb::Status ws = out->db->Write(rocksdb::WriteOptions(), &batch);
+      if (!ws.ok()) result = FromRocks(ws, "writing the backup in " + dest);
+    }
+  }
+  if (snap) impl_->db->ReleaseSnapshot(snap);
+  if (result.ok()) {
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    rocksdb::Status fs_ = out->db->Flush(fo, out->handles);
+    if (fs_.ok()) fs_ = out->db->SyncWAL();
+    if (!fs_.ok()) result = FromRocks(fs_, "flushing the backup in " + dest);
+  }
+  return result;
+}
+
 Status EventLog::Flush() {
   uint64_t last = 0;
   {

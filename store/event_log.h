@@ -113,6 +113,13 @@ class EventLog {
   // Blocks until every Step submitted so far is durable.
   Status Flush();
 
+  // Writes a copy of every column family, as this handle sees the store at
+  // one point, into a new store at `dest` (which must not exist or be
+  // empty), synced. A reader's view (OpenForRead) does not move while it
+  // copies, and a writer's copy reads one snapshot, so the copy is
+  // consistent while another process keeps writing. *records: its log size.
+  Status CopyTo(const std::string& dest, uint64_t* records) const;
+
   // Point read of any column family; NotFound when absent (its message is
   // bare: a miss is the common answer on the ingest path, callers add context).
   Status Get(Cf cf, std::string_view key, std::string* value) const;
