@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 NOXSYNC := $(BUILD_DIR)/cli/noxsync
 DEMO_DB ?= $(BUILD_DIR)/demo-store
 
-.PHONY: all deps configure build demo test soak bench bench-quick clean
+.PHONY: all deps configure build demo test soak bench bench-quick package clean
 
 all: build
 
@@ -31,6 +31,10 @@ demo: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# The .deb of the release build (docs/operations.md): build/noxsync_*.deb.
+package: build
+	cd $(BUILD_DIR) && cpack -G DEB
 
 # Long runs kept out of `make test`: the engine's convergence over 5000 seeds.
 soak: build

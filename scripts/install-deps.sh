@@ -13,6 +13,7 @@ packages=(
   libsqlite3-dev
   libjemalloc-dev
   openssl ca-certificates tzdata curl
+  dpkg-dev file
 )
 
 missing=()
