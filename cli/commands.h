@@ -19,6 +19,7 @@ int RunTestConnection(const Argv& argv);
 int RunSync(const Argv& argv);
 int RunServe(const Argv& argv);
 int RunBackup(const Argv& argv);
+int RunReport(const Argv& argv);
 int RunIncident(const Argv& argv);
 int RunConfig(const Argv& argv);
 int RunSla(const Argv& argv);

@@ -28,6 +28,7 @@ Commands:
   serve --config FILE
                   the sync engine plus the HTTP API: Noxys webhook, incidents,
                   audit stream, health and Prometheus metrics (docs/service.md)
+  report          the guide's reports from the log: text, json, csv or html
   backup DIR      a consistent copy of the store, verified (safe while serve runs)
   sla             open incidents by SLA deadline: time left or overdue
   demo            the whole job on sample events against fake Jira and ServiceNow
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
   if (cmd == "sync") return RunSync(rest);
   if (cmd == "serve") return RunServe(rest);
   if (cmd == "backup") return RunBackup(rest);
+  if (cmd == "report") return RunReport(rest);
   if (cmd == "incident") return RunIncident(rest);
   if (cmd == "config") return RunConfig(rest);
   if (cmd == "sla") return RunSla(rest);

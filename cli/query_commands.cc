@@ -1,14 +1,19 @@
 // The audit commands: history, incidents, verify. They open the store as a
 // reader, so they work while `ingest` or `serve` holds it for writing.
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/timeline.h"
 #include "store/event_log.h"
+#include "sync/clock.h"
 #include "sync/incident.h"
 #include "sync/projector.h"
+#include "sync/report.h"
 #include "sync/timestamp.h"
 
 namespace noxsync::cli {
@@ -258,6 +263,72 @@ int RunBackup(const Argv& argv) {
   std::printf("backup in %s: %llu records, head seq %llu %s; chain verified\n", dest.c_str(),
               static_cast<unsigned long long>(records), static_cast<unsigned long long>(report.head.seq),
               HashHex(report.head.hash).c_str());
+  return kExitOk;
+}
+
+namespace {
+
+constexpr const char* kReportUsage = R"(usage: noxsync report [--since T] [--until T] [--format text|json|csv|html]
+                      [--out FILE] [--db PATH]
+
+The Noxys guide's reports, computed from the event log alone: incidents and
+tickets per backend, resolved and closed %, mean and median time to
+resolution, MTTR per severity, time to assignment, counts by platform,
+severity, policy action and classification type, SLA compliance per severity
+and the breaches, and a trend per day (per week past a month). See
+docs/reports.md for how each figure is counted.
+
+  --since T, --until T  incidents whose first event is in [T, T]
+                        (RFC 3339 or a date, which means its 00:00 UTC)
+  --format F            text (default), json, csv, or html (one file with
+                        inline SVG charts, nothing fetched from the network)
+  --out FILE            write there instead of standard output
+
+Exit: 0 written, 1 the store or the file failed, 2 usage.
+)";
+
+}  // namespace
+
+int RunReport(const Argv& argv) {
+  Args args({}, {"--db", "--since", "--until", "--format", "--out"});
+  std::string err;
+  if (!args.Parse(argv, &err)) return Fail(kExitUsage, err + "\n" + kReportUsage);
+  if (args.help()) return std::fputs(kReportUsage, stdout), kExitOk;
+  if (!args.positional().empty()) return Fail(kExitUsage, std::string("report takes no argument\n") + kReportUsage);
+  ReportRange range;
+  if (!ParseTimeOption(args, "--since", &range.since_us, &err) || !ParseTimeOption(args, "--until", &range.until_us, &err)) {
+    return Fail(kExitUsage, err);
+  }
+  std::string format = args.Given("--format") ? args.Get("--format") : "text";
+  std::string (*render)(const Report&) = format == "text"   ? ReportText
+                                         : format == "json" ? ReportJson
+                                         : format == "csv"  ? ReportCsv
+                                         : format == "html" ? ReportHtml
+                                                            : nullptr;
+  if (render == nullptr) return Fail(kExitUsage, "--format: \"" + format + "\"; use text, json, csv or html");
+  auto log = OpenReader(args);
+  if (!log.ok()) return Fail(log.status().IsNotFound() ? kExitUsage : kExitFailure, log.status().message());
+  Report report;
+  if (Status s = BuildReport(**log, range, SystemClock().NowMicros(), &report); !s.ok()) {
+    return Fail(kExitFailure, s.message());
+  }
+  std::string text = render(report);
+  if (!args.Given("--out")) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return kExitOk;
+  }
+  std::string path = args.Get("--out");
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f.write(text.data(), static_cast<std::streamsize>(text.size()));
+    f.flush();
+    if (!f) return Fail(kExitFailure, "cannot write " + tmp + ": " + std::strerror(errno));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Fail(kExitFailure, "cannot write " + path + ": " + std::strerror(errno));
+  }
+  std::fprintf(stderr, "report written to %s\n", path.c_str());
   return kExitOk;
 }
 

@@ -219,3 +219,28 @@ TEST_F(CliTest, VerifyNamesTheTamperedSeqAndExitsOne) {
 
 }  // namespace
 }  // namespace noxsync
+
+namespace noxsync {
+namespace {
+
+TEST(ReportCommand, WritesEachFormatAndRefusesAnUnknownOne) {
+  testing::TempDir dir;
+  std::string db = " --db " + dir.Sub("store");
+  ASSERT_EQ(testing::RunNoxsync(std::string("ingest ") + NOXSYNC_SAMPLES + " --quiet" + db, dir.path()).exit_code, 0);
+  auto text = testing::RunNoxsync("report" + db, dir.path());
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("  incidents                    192\n"), std::string::npos) << text.out;
+  auto csv = testing::RunNoxsync("report --format csv --since 2026-03-21" + db, dir.path());
+  EXPECT_EQ(csv.out.rfind("section,key,value,unit\n", 0), 0u);
+  auto html = testing::RunNoxsync("report --format html --out " + dir.Sub("r.html") + db, dir.path());
+  EXPECT_EQ(html.exit_code, 0) << html.err;
+  EXPECT_NE(testing::ReadFile(dir.Sub("r.html")).find("<svg"), std::string::npos);
+  auto bad = testing::RunNoxsync("report --format xml" + db, dir.path());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("use text, json, csv or html"), std::string::npos);
+  auto bad_time = testing::RunNoxsync("report --since yesterday" + db, dir.path());
+  EXPECT_EQ(bad_time.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace noxsync

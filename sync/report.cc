@@ -1,0 +1,468 @@
+#include "sync/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <set>
+#include <unordered_map>
+
+#include <boost/json.hpp>
+
+#include "sync/incident.h"
+#include "sync/timestamp.h"
+
+namespace noxsync {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr int64_t kDayUs = 86'400'000'000LL;
+const char* const kSeverities[] = {"Critical", "High", "Medium", "Low"};
+
+struct Tracked {
+  int64_t opened_us = 0;      // log time of incident.opened
+  int64_t event_us = 0;       // first event's time
+  std::string platform;
+  std::string action;
+  std::vector<std::string> types;
+  int64_t max_risk_ppm = 0;
+  std::string status = "Open";
+  int64_t resolved_us = 0;    // first move to Resolved or Closed
+  int64_t assigned_us = 0;    // first move out of Open by a person or Noxys
+  bool has_ticket = false;
+  bool breached = false;
+  std::string priority;       // the rules' priority of its first ticket request
+
+  // The severity the SLA applied: the rules' priority, else the risk's.
+  std::string Severity() const { return priority.empty() ? SeverityName(SeverityForRisk(max_risk_ppm)) : priority; }
+};
+
+double Mean(const std::vector<double>& v) {
+  if (v.empty()) return 0;
+  double s = 0;
+  for (double x : v) s += x;
+  return s / static_cast<double>(v.size());
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double Pct(uint64_t part, uint64_t whole) { return whole ? 100.0 * static_cast<double>(part) / whole : 0; }
+
+std::string Duration(double seconds) {
+  auto s = static_cast<int64_t>(std::llround(seconds));
+  char buf[48];
+  if (s >= 86400) {
+    std::snprintf(buf, sizeof buf, "%lldd %02lldh", static_cast<long long>(s / 86400), static_cast<long long>(s % 86400 / 3600));
+  } else if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%lldh %02lldm", static_cast<long long>(s / 3600), static_cast<long long>(s % 3600 / 60));
+  } else if (s >= 60) {
+    std::snprintf(buf, sizeof buf, "%lldm %02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+  }
+  return buf;
+}
+
+// The value for people: a duration is also written as one.
+std::string Shown(const Figure& f) {
+  std::string v = FigureValue(f);
+  if (f.unit == "percent") return v + " %";
+  if (f.unit == "seconds") return Duration(f.value) + " (" + v + " s)";
+  return v;
+}
+
+std::string DayLabel(int64_t day) { return FormatTimestamp(day * kDayUs).substr(0, 10); }
+
+std::string RangeText(const ReportRange& r) {
+  std::string from = r.since_us == INT64_MIN ? "the beginning" : FormatTimestamp(r.since_us);
+  std::string to = r.until_us == INT64_MAX ? "now" : FormatTimestamp(r.until_us);
+  return from + " to " + to;
+}
+
+std::string HtmlEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+const char* SectionTitle(const std::string& s) {
+  static const std::map<std::string, const char*> titles = {
+      {"summary", "Summary"},
+      {"tickets_created", "Tickets created per backend"},
+      {"mttr_by_severity", "Mean time to resolution per severity"},
+      {"by_platform", "Incidents by platform"},
+      {"by_severity", "Incidents by severity"},
+      {"by_action", "Incidents by policy action"},
+      {"by_classification", "Incidents by classification type"},
+      {"sla_compliance", "SLA compliance per severity"},
+      {"trend", "Incidents opened over time"}};
+  auto it = titles.find(s);
+  return it == titles.end() ? s.c_str() : it->second;
+}
+
+std::vector<std::string> SectionsInOrder(const Report& r) {
+  std::vector<std::string> out;
+  for (const auto& f : r.figures) {
+    if (std::find(out.begin(), out.end(), f.section) == out.end()) out.push_back(f.section);
+  }
+  return out;
+}
+
+// A horizontal bar chart: one row per figure, scaled to the largest.
+std::string BarChart(const std::vector<const Figure*>& figs, const std::string& unit_suffix) {
+  double max = 0;
+  for (const Figure* f : figs) max = std::max(max, f->value);
+  const int row = 22, label_w = 170, bar_w = 360;
+  int height = static_cast<int>(figs.size()) * row + 8;
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(label_w + bar_w + 90) +
+                    "\" height=\"" + std::to_string(height) + "\" role=\"img\">";
+  int y = 4;
+  for (const Figure* f : figs) {
+    int w = max > 0 ? static_cast<int>(std::lround(f->value / max * bar_w)) : 0;
+    svg += "<text x=\"0\" y=\"" + std::to_string(y + 15) + "\" font-size=\"13\">" + HtmlEscape(f->key) + "</text>";
+    svg += "<rect x=\"" + std::to_string(label_w) + "\" y=\"" + std::to_string(y + 3) + "\" width=\"" +
+           std::to_string(w) + "\" height=\"16\" fill=\"#3b6ea5\"/>";
+    svg += "<text x=\"" + std::to_string(label_w + w + 6) + "\" y=\"" + std::to_string(y + 15) + "\" font-size=\"13\">" +
+           FigureValue(*f) + unit_suffix + "</text>";
+    y += row;
+  }
+  return svg + "</svg>";
+}
+
+// Vertical bars over time.
+std::string TrendChart(const std::vector<const Figure*>& figs) {
+  double max = 1;
+  for (const Figure* f : figs) max = std::max(max, f->value);
+  const int h = 160, bar = std::max(4, std::min(40, 700 / std::max<int>(1, static_cast<int>(figs.size()))));
+  int width = static_cast<int>(figs.size()) * (bar + 2) + 40;
+  std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) + "\" height=\"" +
+                    std::to_string(h + 40) + "\" role=\"img\">";
+  int x = 30;
+  for (const Figure* f : figs) {
+    int bh = static_cast<int>(std::lround(f->value / max * h));
+    svg += "<rect x=\"" + std::to_string(x) + "\" y=\"" + std::to_string(h - bh + 10) + "\" width=\"" +
+           std::to_string(bar) + "\" height=\"" + std::to_string(bh) + "\" fill=\"#3b6ea5\"><title>" +
+           HtmlEscape(f->key) + ": " + FigureValue(*f) + "</title></rect>";
+    x += bar + 2;
+  }
+  if (!figs.empty()) {
+    svg += "<text x=\"30\" y=\"" + std::to_string(h + 30) + "\" font-size=\"12\">" + HtmlEscape(figs.front()->key) +
+           "</text>";
+    svg += "<text x=\"" + std::to_string(std::max(30, x - 80)) + "\" y=\"" + std::to_string(h + 30) +
+           "\" font-size=\"12\">" + HtmlEscape(figs.back()->key) + "</text>";
+  }
+  svg += "<text x=\"0\" y=\"18\" font-size=\"12\">" + std::to_string(static_cast<int64_t>(max)) + "</text>";
+  return svg + "</svg>";
+}
+
+}  // namespace
+
+const Figure* Report::Find(const std::string& section, const std::string& key) const {
+  for (const auto& f : figures) {
+    if (f.section == section && f.key == key) return &f;
+  }
+  return nullptr;
+}
+
+std::vector<const Figure*> Report::Section(const std::string& section) const {
+  std::vector<const Figure*> out;
+  for (const auto& f : figures) {
+    if (f.section == section) out.push_back(&f);
+  }
+  return out;
+}
+
+std::string FigureValue(const Figure& f) {
+  char buf[64];
+  if (f.unit == "percent") {
+    std::snprintf(buf, sizeof buf, "%.1f", f.value);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(std::llround(f.value)));
+  }
+  return buf;
+}
+
+Status BuildReport(const EventLog& log, const ReportRange& range, int64_t now_us, Report* out) {
+  *out = Report{};
+  out->range = range;
+  out->generated_us = now_us;
+  std::unordered_map<std::string, Tracked> incidents;
+  std::map<std::string, std::map<std::string, bool>> tickets;  // incident -> backends created
+  struct RawBreach {
+    std::string incident, deadline;
+    int64_t due_us, at_us;
+  };
+  std::vector<RawBreach> raw_breaches;
+
+  Status s = log.ScanLog(1, [&](const LogRecord& r) {
+    const std::string& t = r.type;
+    bool wanted = t == "incident.opened" || t == "incident.recurred" || t == "ticket.status_changed" ||
+                  t == "incident.auto_resolved" || t == "ticket.created" || t == "sla.breached" ||
+                  t == "ticket.create_requested";
+    if (!wanted) return true;
+    json::error_code ec;
+    json::value v = json::parse(r.payload, ec);
+    if (ec || !v.is_object()) return true;
+    const json::object& o = v.get_object();
+    auto str = [&](const char* k) {
+      const json::value* x = o.if_contains(k);
+      return x && x->is_string() ? std::string(x->get_string()) : std::string();
+    };
+    auto num = [&](const char* k) {
+      const json::value* x = o.if_contains(k);
+      return x && x->is_int64() ? x->get_int64() : int64_t{0};
+    };
+    if (t == "incident.opened") {
+      Tracked& inc = incidents[r.incident];
+      inc.opened_us = r.time_us;
+      inc.event_us = num("event_time_us");
+      inc.platform = str("platform_name");
+      inc.action = str("action");
+      inc.max_risk_ppm = num("risk_ppm");
+      if (const json::value* ty = o.if_contains("classification_types"); ty && ty->is_array()) {
+        for (const auto& x : ty->get_array()) {
+          if (x.is_string()) inc.types.emplace_back(x.get_string());
+        }
+      }
+      return true;
+    }
+    auto it = incidents.find(r.incident);
+    if (it == incidents.end()) return true;
+    Tracked& inc = it->second;
+    if (t == "incident.recurred") {
+      inc.max_risk_ppm = std::max(inc.max_risk_ppm, num("risk_ppm"));
+    } else if (t == "ticket.status_changed" || t == "incident.auto_resolved") {
+      std::string to = t == "incident.auto_resolved" ? "Resolved" : str("to");
+      if (t == "ticket.status_changed" && str("from") == "Open" && to != "Open" && inc.assigned_us == 0) {
+        inc.assigned_us = r.time_us;
+      }
+      if ((to == "Resolved" || to == "Closed") && inc.resolved_us == 0) inc.resolved_us = r.time_us;
+      inc.status = to;
+    } else if (t == "ticket.create_requested") {
+      if (inc.priority.empty()) inc.priority = str("priority");
+    } else if (t == "ticket.created") {
+      inc.has_ticket = true;
+      tickets[r.incident][str("backend")] = true;
+    } else if (t == "sla.breached") {
+      inc.breached = true;
+      raw_breaches.push_back({r.incident, str("deadline"), num("due_us"), r.time_us});
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+
+  uint64_t total = 0, resolved = 0, closed = 0, assigned = 0;
+  std::vector<double> resolution, assignment;
+  std::map<std::string, std::vector<double>> mttr;
+  std::map<std::string, uint64_t> by_platform, by_severity, by_action, by_type, per_backend, sla_eligible, sla_breached;
+  std::map<int64_t, uint64_t> per_day;
+  std::set<std::string> in_range;
+  for (const auto& [id, inc] : incidents) {
+    if (inc.event_us < range.since_us || inc.event_us > range.until_us) continue;
+    in_range.insert(id);
+    ++total;
+    std::string sev = inc.Severity();
+    ++by_platform[inc.platform];
+    ++by_severity[sev];
+    ++by_action[inc.action];
+    for (const auto& ty : inc.types) ++by_type[ty];
+    if (inc.status == "Resolved" || inc.status == "Closed") ++resolved;
+    if (inc.status == "Closed") ++closed;
+    if (inc.resolved_us) {
+      double secs = static_cast<double>(inc.resolved_us - inc.opened_us) / 1e6;
+      resolution.push_back(secs);
+      mttr[sev].push_back(secs);
+    }
+    if (inc.assigned_us) {
+      ++assigned;
+      assignment.push_back(static_cast<double>(inc.assigned_us - inc.opened_us) / 1e6);
+    }
+    if (auto tk = tickets.find(id); tk != tickets.end()) {
+      for (const auto& [backend, _] : tk->second) ++per_backend[backend];
+    }
+    if (inc.has_ticket) {
+      ++sla_eligible[sev];
+      if (inc.breached) ++sla_breached[sev];
+    }
+    int64_t day = inc.event_us >= 0 ? inc.event_us / kDayUs : (inc.event_us - kDayUs + 1) / kDayUs;
+    ++per_day[day];
+  }
+
+  auto add = [&](const std::string& section, const std::string& key, double value, const char* unit) {
+    out->figures.push_back({section, key, value, unit});
+  };
+  add("summary", "incidents", static_cast<double>(total), "count");
+  uint64_t ticket_total = 0;
+  for (const auto& [_, n] : per_backend) ticket_total += n;
+  add("summary", "tickets_created", static_cast<double>(ticket_total), "count");
+  add("summary", "resolved_or_closed", static_cast<double>(resolved), "count");
+  add("summary", "resolved_or_closed_pct", Pct(resolved, total), "percent");
+  add("summary", "closed", static_cast<double>(closed), "count");
+  add("summary", "closed_pct", Pct(closed, total), "percent");
+  add("summary", "mean_time_to_resolution", Mean(resolution), "seconds");
+  add("summary", "median_time_to_resolution", Median(resolution), "seconds");
+  add("summary", "assigned", static_cast<double>(assigned), "count");
+  add("summary", "mean_time_to_assignment", Mean(assignment), "seconds");
+  add("summary", "median_time_to_assignment", Median(assignment), "seconds");
+  uint64_t breaches_in_range = 0;
+  for (const auto& b : raw_breaches) breaches_in_range += in_range.count(b.incident);
+  add("summary", "sla_breaches", static_cast<double>(breaches_in_range), "count");
+  for (const auto& [backend, n] : per_backend) add("tickets_created", backend, static_cast<double>(n), "count");
+  for (const char* sev : kSeverities) {
+    if (auto it = mttr.find(sev); it != mttr.end()) add("mttr_by_severity", sev, Mean(it->second), "seconds");
+  }
+  auto by_count = [](const std::map<std::string, uint64_t>& m) {
+    std::vector<std::pair<std::string, uint64_t>> v(m.begin(), m.end());
+    std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    return v;
+  };
+  for (const auto& [k, n] : by_count(by_platform)) add("by_platform", k, static_cast<double>(n), "count");
+  for (const char* sev : kSeverities) {
+    if (by_severity.count(sev)) add("by_severity", sev, static_cast<double>(by_severity[sev]), "count");
+  }
+  for (const auto& [k, n] : by_count(by_action)) add("by_action", k, static_cast<double>(n), "count");
+  for (const auto& [k, n] : by_count(by_type)) add("by_classification", k, static_cast<double>(n), "count");
+  for (const char* sev : kSeverities) {
+    if (!sla_eligible.count(sev)) continue;
+    uint64_t e = sla_eligible[sev], b = sla_breached[sev];
+    add("sla_compliance", sev, Pct(e - b, e), "percent");
+  }
+
+  // Trend: per day when the range of incidents spans a month or less, else
+  // per week (weeks start on Monday); empty buckets are shown as 0.
+  if (!per_day.empty()) {
+    int64_t first = per_day.begin()->first, last = per_day.rbegin()->first;
+    bool weekly = last - first > 31;
+    out->trend_unit = weekly ? "week" : "day";
+    auto bucket = [&](int64_t day) { return weekly ? day - ((day % 7 + 7 + 3) % 7) : day; };  // day 0 was a Thursday
+    std::map<int64_t, uint64_t> buckets;
+    for (int64_t b = bucket(first); b <= bucket(last); b += weekly ? 7 : 1) buckets[b] = 0;
+    for (const auto& [day, n] : per_day) buckets[bucket(day)] += n;
+    for (const auto& [b, n] : buckets) add("trend", DayLabel(b), static_cast<double>(n), "count");
+  }
+
+  for (const auto& b : raw_breaches) {
+    if (!in_range.count(b.incident)) continue;
+    const Tracked& inc = incidents[b.incident];
+    out->breaches.push_back({b.incident, inc.Severity(), b.deadline, b.due_us, b.at_us});
+  }
+  std::sort(out->breaches.begin(), out->breaches.end(), [](const SlaBreachRow& a, const SlaBreachRow& b) {
+    return a.due_us != b.due_us ? a.due_us < b.due_us : a.incident < b.incident;
+  });
+  return Status::Ok();
+}
+
+std::string ReportText(const Report& r) {
+  std::string out = "noxsync report: incidents first seen from " + RangeText(r.range) + "\n";
+  out += "generated " + FormatTimestamp(r.generated_us) + " from the event log\n";
+  for (const auto& section : SectionsInOrder(r)) {
+    std::string title = SectionTitle(section);
+    if (section == "trend") title += " (per " + r.trend_unit + ")";
+    out += "\n" + title + "\n";
+    for (const Figure* f : r.Section(section)) {
+      char line[256];
+      std::snprintf(line, sizeof line, "  %-28s %s\n", f->key.c_str(), Shown(*f).c_str());
+      out += line;
+    }
+  }
+  out += "\nSLA breaches\n";
+  if (r.breaches.empty()) out += "  none\n";
+  for (const auto& b : r.breaches) {
+    out += "  " + b.incident + "  " + b.severity + " " + b.deadline + " deadline " + FormatTimestamp(b.due_us) +
+           ", recorded " + FormatTimestamp(b.recorded_us) + "\n";
+  }
+  return out;
+}
+
+std::string ReportJson(const Report& r) {
+  std::string out = "{\"range\":{\"since\":";
+  out += r.range.since_us == INT64_MIN ? "null" : "\"" + FormatTimestamp(r.range.since_us) + "\"";
+  out += ",\"until\":";
+  out += r.range.until_us == INT64_MAX ? "null" : "\"" + FormatTimestamp(r.range.until_us) + "\"";
+  out += "},\"generated\":\"" + FormatTimestamp(r.generated_us) + "\",\"trend_unit\":\"" + r.trend_unit + "\"";
+  for (const auto& section : SectionsInOrder(r)) {
+    out += ",\"" + section + "\":{";
+    bool first = true;
+    for (const Figure* f : r.Section(section)) {
+      out += (first ? "" : ",") + json::serialize(json::string(f->key)) + ":" + FigureValue(*f);
+      first = false;
+    }
+    out += "}";
+  }
+  out += ",\"sla_breaches\":[";
+  for (size_t i = 0; i < r.breaches.size(); ++i) {
+    const auto& b = r.breaches[i];
+    out += (i ? "," : "") + std::string("{\"incident\":\"") + b.incident + "\",\"severity\":\"" + b.severity +
+           "\",\"deadline\":\"" + b.deadline + "\",\"due\":\"" + FormatTimestamp(b.due_us) + "\",\"recorded\":\"" +
+           FormatTimestamp(b.recorded_us) + "\"}";
+  }
+  return out + "]}\n";
+}
+
+std::string ReportCsv(const Report& r) {
+  std::string out = "section,key,value,unit\n";
+  for (const auto& f : r.figures) {
+    out += CsvField(f.section) + "," + CsvField(f.key) + "," + FigureValue(f) + "," + f.unit + "\n";
+  }
+  for (const auto& b : r.breaches) {
+    out += "sla_breach," + CsvField(b.incident) + "," + CsvField(b.severity + " " + b.deadline + " due " +
+                                                                FormatTimestamp(b.due_us)) + ",text\n";
+  }
+  return out;
+}
+
+std::string ReportHtml(const Report& r) {
+  std::string out =
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>noxsync report</title>\n"
+      "<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin-bottom:1.5em}"
+      "td,th{border-bottom:1px solid #ddd;padding:3px 12px;text-align:left}td.n{text-align:right}"
+      "h2{margin-top:1.6em;font-size:1.15em}</style></head><body>\n";
+  out += "<h1>noxsync report</h1>\n<p>Incidents first seen from " + HtmlEscape(RangeText(r.range)) + ". Generated " +
+         FormatTimestamp(r.generated_us) + " from the event log.</p>\n";
+  for (const auto& section : SectionsInOrder(r)) {
+    std::string title = SectionTitle(section);
+    if (section == "trend") title += " (per " + r.trend_unit + ")";
+    out += "<h2>" + HtmlEscape(title) + "</h2>\n";
+    auto figs = r.Section(section);
+    if (section == "trend") out += TrendChart(figs) + "\n";
+    if (section == "by_platform" || section == "by_severity") out += BarChart(figs, "") + "\n";
+    out += "<table>\n";
+    for (const Figure* f : figs) {
+      out += "<tr><th>" + HtmlEscape(f->key) + "</th><td class=\"n\" data-value=\"" + FigureValue(*f) + "\">" +
+             HtmlEscape(Shown(*f)) + "</td></tr>\n";
+    }
+    out += "</table>\n";
+  }
+  out += "<h2>SLA breaches</h2>\n<table>\n<tr><th>Incident</th><th>Severity</th><th>Deadline</th><th>Due</th></tr>\n";
+  for (const auto& b : r.breaches) {
+    out += "<tr><td>" + HtmlEscape(b.incident) + "</td><td>" + b.severity + "</td><td>" + b.deadline + "</td><td>" +
+           FormatTimestamp(b.due_us) + "</td></tr>\n";
+  }
+  return out + "</table>\n</body></html>\n";
+}
+
+}  // namespace noxsync
