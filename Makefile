@@ -44,10 +44,12 @@ soak: build
 bench: build
 	$(BUILD_DIR)/bench/ingest_bench --events=1000000
 	$(BUILD_DIR)/bench/sync_bench --tickets=10000
+	$(BUILD_DIR)/bench/serve_bench --events=200000 --report-events=1000000
 
 bench-quick: build
 	$(BUILD_DIR)/bench/ingest_bench --events=100000
 	$(BUILD_DIR)/bench/sync_bench --tickets=1000
+	$(BUILD_DIR)/bench/serve_bench --events=20000 --report-events=100000
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -1,0 +1,249 @@
+// The service's benchmarks (issue 6), with the peer measured in the same run:
+//   - webhook ingest: `noxsync serve` with 64 keep-alive clients, each
+//     sending single signed events and waiting for the 202 (given only once
+//     the event is durable): events/s, latency p50/p99, the server's peak RSS;
+//     beside `noxsync ingest` of the same number of events from a file (bulk,
+//     the same durability);
+//   - `noxsync report --format json` over the bulk store.
+// The clients are raw sockets with bodies signed before the clock starts, so
+// the two cores go to the server, not to the load generator. Prints one table.
+//
+//   build/bench/serve_bench [--events=N] [--report-events=N] [--clients=64] [--dir=PATH]
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/commands.h"
+#include "tests/event_generator.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kSecret = "bench-webhook-secret-0123456789";
+constexpr const char* kToken = "bench-ingest-token-0123456789";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+double Run(const std::string& cmd) {
+  auto t0 = Clock::now();
+  int rc = std::system(cmd.c_str());
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (rc != 0) {
+    std::fprintf(stderr, "serve_bench: `%s` failed (%d)\n", cmd.c_str(), rc);
+    std::exit(1);
+  }
+  return s;
+}
+
+// One keep-alive connection; Post sends a request and reads the whole answer.
+class Conn {
+ public:
+  explicit Conn(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      std::perror("connect");
+      std::exit(1);
+    }
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  ~Conn() { ::close(fd_); }
+
+  int Post(const std::string& request) {
+    for (size_t off = 0; off < request.size();) {
+      ssize_t n = ::write(fd_, request.data() + off, request.size() - off);
+      if (n <= 0) return -1;
+      off += static_cast<size_t>(n);
+    }
+    buf_.clear();
+    size_t header_end = std::string::npos;
+    size_t want = 0;
+    char chunk[8192];
+    for (;;) {
+      ssize_t n = ::read(fd_, chunk, sizeof chunk);
+      if (n <= 0) return -1;
+      buf_.append(chunk, static_cast<size_t>(n));
+      if (header_end == std::string::npos) {
+        header_end = buf_.find("\r\n\r\n");
+        if (header_end == std::string::npos) continue;
+        size_t cl = buf_.find("Content-Length: ");
+        want = header_end + 4 + (cl == std::string::npos ? 0 : std::strtoul(buf_.c_str() + cl + 16, nullptr, 10));
+      }
+      if (buf_.size() >= want) break;
+    }
+    return std::atoi(buf_.c_str() + 9);  // "HTTP/1.1 202"
+  }
+
+ private:
+  int fd_;
+  std::string buf_;
+};
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint64_t events = 200000, report_events = 1000000;
+  int clients = 64;
+  std::string dir = (fs::temp_directory_path() / "noxsync-serve-bench").string();
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--events=", 0) == 0) events = std::stoull(a.substr(9));
+    else if (a.rfind("--report-events=", 0) == 0) report_events = std::stoull(a.substr(16));
+    else if (a.rfind("--clients=", 0) == 0) clients = std::stoi(a.substr(10));
+    else if (a.rfind("--dir=", 0) == 0) dir = a.substr(6);
+    else {
+      std::fprintf(stderr, "usage: serve_bench [--events=N] [--report-events=N] [--clients=N] [--dir=PATH]\n");
+      return 2;
+    }
+  }
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string bin = NOXSYNC_BIN;
+
+  // The events, as Noxys would send them; the same ones for both paths.
+  std::vector<std::string> bodies;
+  bodies.reserve(events);
+  {
+    noxsync::testing::EventGenerator gen(42);
+    std::ofstream f(dir + "/events.jsonl");
+    for (uint64_t i = 0; i < std::max(events, report_events); ++i) {
+      std::string e = gen.Next();
+      if (i < events) bodies.push_back(e);
+      f << e << '\n';
+      if (i + 1 == events) f.flush();
+    }
+  }
+  // Peer: bulk ingest of the first `events` lines, durable, from a file.
+  Run("head -n " + std::to_string(events) + " " + dir + "/events.jsonl > " + dir + "/peer.jsonl");
+  double bulk_s = Run(bin + " ingest " + dir + "/peer.jsonl --quiet --db " + dir + "/bulk >/dev/null");
+
+  // The service.
+  std::ofstream(dir + "/serve.json") << R"({"service":{"listen":"127.0.0.1:0","webhook_secret":")" << kSecret
+                                     << R"(","tokens":[{"name":"noxys","token":")" << kToken
+                                     << R"(","role":"ingest"}],"max_connections":1024}})";
+  std::string out = dir + "/serve.out";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::string conf = dir + "/serve.json", db = dir + "/served";
+    ::execl(bin.c_str(), bin.c_str(), "serve", "--config", conf.c_str(), "--db", db.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int port = 0;
+  std::regex listening("listening on 127\\.0\\.0\\.1:(\\d+)");
+  for (int i = 0; i < 400 && port == 0; ++i) {
+    std::smatch m;
+    std::string text = ReadFile(out);
+    if (std::regex_search(text, m, listening)) port = std::stoi(m[1]);
+    else std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  if (port == 0) {
+    std::fprintf(stderr, "serve_bench: serve did not start:\n%s\n", ReadFile(out).c_str());
+    return 1;
+  }
+  // Signed before the clock starts; the timestamp stays valid for 5 minutes.
+  std::string ts = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::system_clock::now().time_since_epoch()).count());
+  std::vector<std::string> requests;
+  requests.reserve(bodies.size());
+  for (const auto& b : bodies) {
+    requests.push_back("POST /v1/events HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer " + std::string(kToken) +
+                       "\r\nContent-Type: application/json\r\nX-Noxsync-Timestamp: " + ts +
+                       "\r\nX-Noxsync-Signature: sha256=" + noxsync::cli::WebhookSignature(kSecret, ts, b) +
+                       "\r\nContent-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b);
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> ok{0}, bad{0};
+  std::vector<std::vector<double>> latencies(static_cast<size_t>(clients));
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      Conn conn(port);
+      auto& lat = latencies[static_cast<size_t>(c)];
+      for (size_t i; (i = next++) < requests.size();) {
+        auto s = Clock::now();
+        int status = conn.Post(requests[i]);
+        lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
+        (status == 202 ? ok : bad)++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  double serve_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  double rss_mib = 0;
+  {
+    std::ifstream st("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(st, line)) {
+      if (line.rfind("VmHWM:", 0) == 0) rss_mib = std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+    }
+  }
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::vector<double> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+
+  // Report over the big store.
+  double report_s = 0;
+  if (report_events > 0) {
+    Run("head -n " + std::to_string(report_events) + " " + dir + "/events.jsonl > " + dir + "/report.jsonl");
+    Run(bin + " ingest " + dir + "/report.jsonl --quiet --db " + dir + "/reportstore >/dev/null");
+    report_s = Run(bin + " report --format json --db " + dir + "/reportstore >" + dir + "/report.json");
+  }
+
+  std::printf("\nnoxsync serve benchmark: %llu events, %d keep-alive clients, %u cores\n",
+              static_cast<unsigned long long>(events), clients, std::thread::hardware_concurrency());
+  std::printf("| Measure | Result | Target |\n|---|---|---|\n");
+  std::printf("| webhook ingest, acknowledged durable | %.0f events/s | >= 20,000 events/s |\n", ok / serve_s);
+  std::printf("| peer: `noxsync ingest` bulk from a file | %.0f events/s | (peer) |\n", events / bulk_s);
+  std::printf("| webhook latency p50 | %.2f ms | |\n", Percentile(all, 0.50));
+  std::printf("| webhook latency p99 | %.2f ms | <= 25 ms |\n", Percentile(all, 0.99));
+  std::printf("| serve peak RSS | %.0f MiB | <= 256 MiB |\n", rss_mib);
+  std::printf("| answers other than 202 | %llu | 0 |\n", static_cast<unsigned long long>(bad.load()));
+  std::printf("| serve exit after SIGTERM | %d | 0 |\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  if (report_events > 0) {
+    std::printf("| report (json) over %llu events | %.2f s | <= 5 s |\n", static_cast<unsigned long long>(report_events),
+                report_s);
+  }
+  fs::remove_all(dir);
+  return bad == 0 ? 0 : 1;
+}
