@@ -283,8 +283,10 @@ Status SyncEngine::PlanRecurrence(const LogRecord& recurred, Step* step) {
 }
 
 Status SyncEngine::PlanNewRecords() {
-  GateScope gate(this);  // forgets the caches: an ingest may have written since the last pass
   for (;;) {
+    // Per chunk, so a burst of events waits for one chunk at most; it also
+    // forgets the caches: an ingest may have written since.
+    GateScope gate(this);
     std::string v;
     uint64_t cursor = 0;
     if (log_->Get(Cf::kMeta, kMetaEngineSeq, &v).ok()) {
