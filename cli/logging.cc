@@ -1,15 +1,100 @@
 #include "cli/logging.h"
 
+#include <cctype>
 #include <cstdlib>
+#include <memory>
 
+#include <spdlog/formatter.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "sync/json_text.h"
+
 namespace noxsync::cli {
 
-void SetUpLogging() {
+namespace {
+
+bool IsUpper(char c) { return c >= 'A' && c <= 'Z'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool WordStart(std::string_view m, size_t i) { return i == 0 || !std::isalnum(static_cast<unsigned char>(m[i - 1])); }
+
+// The first incident id (inc_00000042) in the message.
+std::string FindIncident(std::string_view m) {
+  for (size_t i = m.find("inc_"); i != std::string_view::npos; i = m.find("inc_", i + 1)) {
+    size_t j = i + 4;
+    while (j < m.size() && IsDigit(m[j])) ++j;
+    if (j - i >= 12 && WordStart(m, i)) return std::string(m.substr(i, j - i));
+  }
+  return "";
+}
+
+// The first ticket key: a Jira key (SEC-12: a project key, a dash, a
+// number) or a ServiceNow number (INC0010001).
+std::string FindTicket(std::string_view m) {
+  auto word_end = [&](size_t k) { return k == m.size() || !std::isalnum(static_cast<unsigned char>(m[k])); };
+  for (size_t i = 0; i < m.size(); ++i) {
+    if (!IsUpper(m[i]) || !WordStart(m, i)) continue;
+    size_t j = i;
+    while (j < m.size() && (IsUpper(m[j]) || (j > i && IsDigit(m[j])))) ++j;
+    if (j - i >= 2 && j + 1 < m.size() && m[j] == '-' && IsDigit(m[j + 1])) {
+      size_t k = j + 1;
+      while (k < m.size() && IsDigit(m[k])) ++k;
+      if (word_end(k)) return std::string(m.substr(i, k - i));
+    }
+    if (m.substr(i, 3) == "INC" && j - i >= 10 && word_end(j)) return std::string(m.substr(i, j - i));
+  }
+  return "";
+}
+
+// "request 4a5a287cfbb0a9e5:" as serve writes it.
+std::string FindRequest(std::string_view m) {
+  size_t i = m.find("request ");
+  if (i == std::string_view::npos) return "";
+  size_t j = i + 8, k = j;
+  while (k < m.size() && (std::isalnum(static_cast<unsigned char>(m[k])) || m[k] == '-' || m[k] == '_' || m[k] == '.')) ++k;
+  return k > j && k < m.size() && m[k] == ':' ? std::string(m.substr(j, k - j)) : "";
+}
+
+class JsonFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    time_.format(msg, stamp_);
+    auto lv = spdlog::level::to_string_view(msg.level);
+    std::string_view level(lv.data(), lv.size());
+    std::string line = JsonLogLine(std::string_view(stamp_.data(), stamp_.size()), level,
+                                   std::string_view(msg.payload.data(), msg.payload.size()));
+    stamp_.clear();
+    line.push_back('\n');
+    dest.append(line.data(), line.data() + line.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
+
+ private:
+  spdlog::pattern_formatter time_{"%Y-%m-%dT%H:%M:%S.%eZ", spdlog::pattern_time_type::utc, ""};
+  spdlog::memory_buf_t stamp_;
+};
+
+}  // namespace
+
+std::string JsonLogLine(std::string_view time, std::string_view level, std::string_view message) {
+  std::string out;
+  JsonText j(&out);
+  j.Str("time", time).Str("level", level).Str("msg", message);
+  if (std::string v = FindIncident(message); !v.empty()) j.Str("incident", v);
+  if (std::string v = FindTicket(message); !v.empty()) j.Str("ticket", v);
+  if (std::string v = FindRequest(message); !v.empty()) j.Str("request_id", v);
+  j.End();
+  return out;
+}
+
+void SetUpLogging(const std::string& format) {
   auto logger = spdlog::stderr_logger_mt("noxsync");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  if (format == "json") {
+    logger->set_formatter(std::make_unique<JsonFormatter>());
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  }
   spdlog::level::level_enum level = spdlog::level::info;
   if (const char* env = std::getenv("NOXSYNC_LOG_LEVEL")) level = spdlog::level::from_str(env);
   logger->set_level(level);

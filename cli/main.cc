@@ -40,6 +40,8 @@ Commands:
 Common options:
   --db PATH       the store (default: $NOXSYNC_DB, else ./noxsync-data)
   --json          machine-readable output, where a person might pipe it
+  --log-format F  log lines on stderr as text (default) or json, one object
+                  per line with incident, ticket and request id fields
 
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error.
 Docs: docs/cli.md, docs/event-log.md, docs/jira.md, docs/servicenow.md,
@@ -69,7 +71,19 @@ int main(int argc, char** argv) {
     std::printf("noxsync %s\n", NOXSYNC_VERSION);
     return kExitOk;
   }
-  SetUpLogging();
+  // --log-format text|json, anywhere after the command.
+  std::string log_format = "text";
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (rest[i] != "--log-format") continue;
+    if (i + 1 == rest.size() || (rest[i + 1] != "text" && rest[i + 1] != "json")) {
+      std::fprintf(stderr, "noxsync: --log-format takes text or json\n");
+      return kExitUsage;
+    }
+    log_format = rest[i + 1];
+    rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(i), rest.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+    break;
+  }
+  SetUpLogging(log_format);
   if (cmd == "ingest") return RunIngest(rest);
   if (cmd == "history") return RunHistory(rest);
   if (cmd == "incidents") return RunIncidents(rest);

@@ -1,6 +1,7 @@
 // End-to-end tests of the noxsync binary: what a user types, what they see,
 // and the exit codes they script against.
 
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "cli/logging.h"
 #include "store/event_log.h"
 #include "tests/run_command.h"
 #include "tests/temp_dir.h"
@@ -240,6 +242,29 @@ TEST(ReportCommand, WritesEachFormatAndRefusesAnUnknownOne) {
   EXPECT_NE(bad.err.find("use text, json, csv or html"), std::string::npos);
   auto bad_time = testing::RunNoxsync("report --since yesterday" + db, dir.path());
   EXPECT_EQ(bad_time.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace noxsync
+
+namespace noxsync {
+namespace {
+
+TEST(JsonLogs, OneObjectPerLineWithTheIdsTheMessageNames) {
+  std::string line = cli::JsonLogLine("2026-11-29T10:00:00.000Z", "info",
+                                      "serve: request 4a5a287c: incident inc_00000042 set to \"Resolved\" on SEC-12");
+  auto v = boost::json::parse(line).as_object();
+  EXPECT_EQ(v.at("level"), "info");
+  EXPECT_EQ(v.at("msg"), "serve: request 4a5a287c: incident inc_00000042 set to \"Resolved\" on SEC-12");
+  EXPECT_EQ(v.at("incident"), "inc_00000042");
+  EXPECT_EQ(v.at("ticket"), "SEC-12");
+  EXPECT_EQ(v.at("request_id"), "4a5a287c");
+  auto sn = boost::json::parse(cli::JsonLogLine("t", "warn", "servicenow: moved INC0010001 to Resolved")).as_object();
+  EXPECT_EQ(sn.at("ticket"), "INC0010001");
+  EXPECT_FALSE(sn.contains("incident"));
+  auto none = boost::json::parse(cli::JsonLogLine("t", "info", "sync: 3 tickets created")).as_object();
+  EXPECT_FALSE(none.contains("ticket"));
+  EXPECT_FALSE(none.contains("request_id"));
 }
 
 }  // namespace
