@@ -786,7 +786,10 @@ Status SlaStandings(const EventLog& log, const SyncConfig& config, std::vector<S
 }
 
 Status SyncEngine::CheckSla() {
-  GateScope gate(this);
+  // No writer gate: a breach writes only its record, the breach marker and
+  // outbox rows, none of which the Ingestor reads; and it changes no
+  // incident. The scan of every open incident would hold the webhook up.
+  projector_.ForgetAll();
   std::vector<SlaStanding> standings;
   if (Status s = SlaStandings(*log_, config_, &standings); !s.ok()) return s;
   int64_t now = clock_->NowMicros();
@@ -877,23 +880,30 @@ Status SyncEngine::CheckSla() {
 
 Status SyncEngine::AutoResolve() {
   if (config_.auto_resolve_after_us <= 0) return Status::Ok();
-  GateScope gate(this);
+  projector_.ForgetAll();
   int64_t now = clock_->NowMicros();
-  std::vector<Incident> quiet;
+  // Quiet since the last event, or since noxsync opened it (old events
+  // replayed today are not "quiet for a day").
+  auto quiet = [&](const Incident& inc) {
+    bool active = inc.status == IncidentStatus::kOpen || inc.status == IncidentStatus::kInProgress;
+    int64_t last = std::max(inc.last_seen_us, inc.opened_at_us);
+    return active && inc.action == PolicyAction::kCoach && now - last >= config_.auto_resolve_after_us;
+  };
+  // The scan reads every incident: done without the writer gate, so the
+  // webhook is not held up; each candidate is read again under it.
+  std::vector<std::string> candidates;
   Status s = log_->Scan(Cf::kIncidents, "", [&](std::string_view, std::string_view v) {
     Incident inc;
-    if (!IncidentFromJson(v, &inc).ok()) return true;
-    bool active = inc.status == IncidentStatus::kOpen || inc.status == IncidentStatus::kInProgress;
-    // Quiet since the last event, or since noxsync opened it (old events
-    // replayed today are not "quiet for a day").
-    int64_t last = std::max(inc.last_seen_us, inc.opened_at_us);
-    if (active && inc.action == PolicyAction::kCoach && now - last >= config_.auto_resolve_after_us) {
-      quiet.push_back(std::move(inc));
-    }
+    if (IncidentFromJson(v, &inc).ok() && quiet(inc)) candidates.push_back(inc.id);
     return true;
   });
-  if (!s.ok()) return s;
-  for (const Incident& inc : quiet) {
+  if (!s.ok() || candidates.empty()) return s;
+  GateScope gate(this);
+  for (const std::string& id : candidates) {
+    Incident inc;
+    bool found = false;
+    if (Status f = projector_.FindIncident(id, &inc, &found); !f.ok()) return f;
+    if (!found || !quiet(inc)) continue;  // an event came meanwhile
     Step step;
     std::string payload;
     JsonText(&payload)
