@@ -284,9 +284,10 @@ Status SyncEngine::PlanRecurrence(const LogRecord& recurred, Step* step) {
 
 Status SyncEngine::PlanNewRecords() {
   for (;;) {
-    // Per chunk, so a burst of events waits for one chunk at most; it also
-    // forgets the caches: an ingest may have written since.
-    GateScope gate(this);
+    // No writer gate: planning reads durable log records and writes ticket
+    // rows, outbox rows and records, none of which the Ingestor caches, and
+    // it changes no incident. The caches go: an ingest may have written.
+    projector_.ForgetAll();
     std::string v;
     uint64_t cursor = 0;
     if (log_->Get(Cf::kMeta, kMetaEngineSeq, &v).ok()) {
@@ -920,7 +921,7 @@ Status SyncEngine::AutoResolve() {
 }
 
 Status SyncEngine::Replay(int64_t since_us, int64_t until_us, bool dry_run, std::vector<Planned>* planned) {
-  GateScope gate(this);
+  projector_.ForgetAll();  // no writer gate, as for planning: no incident row changes
   Step step;
   std::map<std::string, std::string> event_text;
   Status inner;

@@ -2,10 +2,11 @@
 // one process (noxsync serve) without either working from stale rows.
 //
 // Both keep caches of the derived rows (incidents, fingerprints) they read
-// and write. The engine takes the gate around each of its local phases
-// (planning, a poll's decisions, a status change, SLA and auto-resolve
-// checks; never around a call to a backend); the Ingestor takes it around
-// each batch's decisions, which are short. Holding it, the engine first waits
+// and write. The engine takes the gate only around the steps that change an
+// incident (a poll's decisions, a status change, an auto-resolve; never
+// around a call to a backend, nor for planning tickets or SLA checks, which
+// touch no row the Ingestor reads); the Ingestor takes it around each
+// batch's decisions, which are short. Holding it, the engine first waits
 // until every queued ingest batch is durable and forgets its caches; when it
 // lets go, the generation moves on and the Ingestor forgets its own caches
 // before its next decision. Without a gate (the one-shot commands, which hold
