@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -31,6 +32,7 @@
 #include "service/http_server.h"
 #include "sync/engine.h"
 #include "sync/ingestor.h"
+#include "sync/report.h"
 #include "sync/timestamp.h"
 
 namespace noxsync::cli {
@@ -372,6 +374,8 @@ std::string RouteOf(const std::string& method, const std::string& path) {
     r = "/v1/incidents/{id}";
   } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "incidents") {
     r = "/v1/incidents/{id}/" + (parts[3] == "history" || parts[3] == "status" ? parts[3] : std::string("other"));
+  } else if (parts.size() == 3 && parts[0] == "v1" && parts[1] == "reports") {
+    r = "/v1/reports/{view}";
   } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "tickets") {
     r = "/v1/tickets/{backend}/{key}";
   } else {
@@ -594,6 +598,7 @@ class Api {
     if (parts.size() == 4 && parts[1] == "incidents" && parts[3] == "status" && !get) return SetStatus(req, parts[2]);
     if (parts.size() == 4 && parts[1] == "tickets" && get) return TicketIncident(parts[2], parts[3]);
     if (parts.size() == 2 && parts[1] == "audit" && get) return Audit(req);
+    if (parts.size() == 3 && parts[1] == "reports" && get) return Reports(req, parts[2]);
     if (parts.size() == 3 && parts[1] == "audit" && parts[2] == "head" && get) {
       ChainHead h = s_->log->Head();
       return JsonResponse(200, json::object{{"seq", h.seq}, {"hash", HashHex(h.hash)}});
@@ -732,6 +737,37 @@ class Api {
       return ErrorResponse(404, "no " + backend + " ticket " + key + " made by noxsync");
     }
     return OneIncident(incident);
+  }
+
+  // GET /v1/reports/summary: the whole report of docs/reports.md as JSON;
+  // GET /v1/reports/<view>: one of its sections (by_platform, trend, ...).
+  // Computed from the log on each call, like `noxsync report`.
+  HttpResponse Reports(const HttpRequest& req, const std::string& view) {
+    ReportRange range;
+    std::string error;
+    if (!TimeParam(req, "since", &range.since_us, &error) || !TimeParam(req, "until", &range.until_us, &error)) {
+      return ErrorResponse(400, error);
+    }
+    Report report;
+    if (Status s = BuildReport(*s_->log, range, s_->clock->NowMicros(), &report); !s.ok()) {
+      return ErrorResponse(500, s.message());
+    }
+    HttpResponse r;
+    r.body = ReportJson(report);
+    if (view == "summary") return r;
+    json::value all = json::parse(r.body);
+    json::object& o = all.as_object();
+    static const std::set<std::string> kMeta = {"range", "generated", "trend_unit"};
+    if (kMeta.count(view) || !o.contains(view)) {
+      std::string views = "summary";
+      for (const auto& kv : o) {
+        if (!kMeta.count(kv.key())) views += ", " + std::string(kv.key());
+      }
+      return ErrorResponse(404, "no report view \"" + view + "\"; use " + views);
+    }
+    json::object one{{"range", o.at("range")}, {"generated", o.at("generated")}, {view, o.at(view)}};
+    if (view == "trend") one["trend_unit"] = o.at("trend_unit");
+    return JsonResponse(200, std::move(one));
   }
 
   // NDJSON, one record per line with seq, prev_hash and hash; at most

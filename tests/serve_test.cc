@@ -155,6 +155,8 @@ TEST_F(Serve, EveryRouteChecksTheTokenAndItsRole) {
       {"GET", "/v1/incidents/inc_00000001/history", "", kIngest, kOperate, 200},
       {"GET", "/v1/audit", "", kIngest, kRead, 200},
       {"GET", "/v1/audit/head", "", kIngest, kRead, 200},
+      {"GET", "/v1/reports/summary", "", kIngest, kRead, 200},
+      {"GET", "/v1/reports/by_platform?since=2026-01-01", "", kIngest, kOperate, 200},
       {"GET", "/v1/tickets/jira/SEC-404", "", kIngest, kRead, 404},
       {"POST", "/v1/incidents/inc_00000001/status", R"({"status":"In Progress"})", kRead, kOperate, 200},
   };
@@ -166,6 +168,13 @@ TEST_F(Serve, EveryRouteChecksTheTokenAndItsRole) {
     EXPECT_NE(wrong.body.find("this route needs"), std::string::npos) << wrong.body;
     EXPECT_EQ(Call(*c, k.method, k.path, k.right, k.body).status, k.ok_status) << k.path;
   }
+  auto report = Call(*c, "GET", "/v1/reports/summary", kRead);
+  EXPECT_NE(report.body.find(R"("summary":{"incidents":1,)"), std::string::npos) << report.body;
+  auto view = Call(*c, "GET", "/v1/reports/by_platform", kRead);
+  EXPECT_NE(view.body.find(R"("by_platform":{"ChatGPT":1})"), std::string::npos) << view.body;
+  auto nope = Call(*c, "GET", "/v1/reports/nope", kRead);
+  EXPECT_EQ(nope.status, 404);
+  EXPECT_NE(nope.body.find("use summary, "), std::string::npos) << nope.body;
   // The webhook wants the ingest role, even from an operator.
   EXPECT_EQ(Post(*c, Event("evt_b"), 0, "application/x-ndjson", kOperate).status, 403);
   EXPECT_EQ(Post(*c, Event("evt_b"), 0, "application/x-ndjson", nullptr).status, 401);
