@@ -59,7 +59,6 @@ std::string SafeRequestId(std::string_view id) {
   return std::string(id);
 }
 
-
 }  // namespace
 
 std::string HttpRequest::Header(std::string_view name) const {
