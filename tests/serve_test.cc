@@ -384,7 +384,12 @@ TEST_F(Serve, TicketsAreMadeAndMetricsAreValidPrometheusText) {
   ASSERT_EQ(Post(*c, Event("evt_m")).status, 202);
   for (int i = 0; i < 100 && jira_->Issues().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_EQ(jira_->Issues().size(), 1u);
+  // The issue exists in Jira a moment before noxsync records it: wait for the record.
   auto t = Call(*c, "GET", "/v1/tickets/jira/SEC-1", kRead);
+  for (int i = 0; i < 100 && t.status == 404; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    t = Call(*c, "GET", "/v1/tickets/jira/SEC-1", kRead);
+  }
   EXPECT_EQ(t.status, 200);
   EXPECT_NE(t.body.find("\"id\":\"inc_00000001\""), std::string::npos) << t.body;
   EXPECT_NE(t.body.find("\"key\":\"SEC-1\""), std::string::npos) << t.body;
