@@ -130,6 +130,11 @@ class EventLog {
   // Calls fn for each log record with seq >= from, in order, until it returns false.
   Status ScanLog(uint64_t from,
                  const std::function<bool(const LogRecord& record)>& fn) const;
+  // The same, calling fn only for records whose type `want` accepts; the
+  // others are skipped without being decoded (a report reads a tenth of the
+  // log's bytes this way: event.received, half the records, is most of them).
+  Status ScanLog(uint64_t from, const std::function<bool(std::string_view type)>& want,
+                 const std::function<bool(const LogRecord& record)>& fn) const;
   Status ReadRecord(uint64_t seq, LogRecord* record) const;
   // The records of one incident, in seq order (through kByIncident).
   Status IncidentRecords(std::string_view incident, std::vector<LogRecord>* out) const;

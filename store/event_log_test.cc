@@ -266,6 +266,40 @@ TEST(EventLogTamper, FlippingAnyByteOfAStoredRecordIsNamedByItsSeq) {
   EXPECT_EQ(FirstBadSeq(dir.path()), 0u);
 }
 
+TEST(EventLog, FilteredScanSkipsUnwantedTypesButStillNamesABrokenRecord) {
+  TempDir dir;
+  {
+    auto log = OpenWriter(dir.path());
+    for (int i = 0; i < 6; ++i) {
+      ASSERT_TRUE(log->Append(OneRecord(i % 2 ? "incident.opened" : "event.received", "inc_1", "{}")).ok());
+    }
+  }
+  auto want_opened = [](std::string_view type) { return type == "incident.opened"; };
+  auto seqs_of = [&](const EventLog& log, Status* status) {
+    std::vector<uint64_t> seqs;
+    *status = log.ScanLog(1, want_opened, [&](const LogRecord& r) {
+      EXPECT_EQ(r.type, "incident.opened");
+      seqs.push_back(r.seq);
+      return true;
+    });
+    return seqs;
+  };
+  Status s;
+  {
+    auto r = EventLog::OpenForRead(dir.path());
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(seqs_of(**r, &s), (std::vector<uint64_t>{2, 4, 6}));
+    EXPECT_TRUE(s.ok()) << s.message();
+  }
+  // A record cut short is not skipped as "another type": the scan stops there.
+  Overwrite(dir.path(), 3, StoredValue(dir.path(), 3).substr(0, 30));
+  auto r = EventLog::OpenForRead(dir.path());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(seqs_of(**r, &s), (std::vector<uint64_t>{2}));
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("seq 3"), std::string::npos) << s.message();
+}
+
 TEST(EventLogTamper, DeletedRecordIsNamed) {
   TempDir dir;
   Fill(dir.path(), 10);

@@ -113,6 +113,13 @@ Status DecodeRecord(std::string_view value, LogRecord* out) {
   return Status::Ok();
 }
 
+std::string_view PeekRecordType(std::string_view value) {
+  if (value.size() < 1 + 8 + 8 + 12 + 64 || static_cast<uint8_t>(value[0]) != kRecordFormatVersion) return {};
+  uint32_t n = GetU32(reinterpret_cast<const uint8_t*>(value.data() + 17));
+  if (value.size() - 64 - 21 < n) return {};
+  return value.substr(21, n);
+}
+
 std::string HashHex(const Hash& h) {
   static const char* kDigits = "0123456789abcdef";
   std::string out(64, '0');

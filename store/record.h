@@ -46,6 +46,10 @@ std::string SealRecord(LogRecord* r);
 // well-formed record; does not check the hash (see VerifyChain).
 Status DecodeRecord(std::string_view value, LogRecord* out);
 
+// The type of a stored value without decoding the rest; empty when the bytes
+// are not a well-formed record's start (DecodeRecord then says why).
+std::string_view PeekRecordType(std::string_view value);
+
 std::string HashHex(const Hash& h);
 
 // Big-endian seq keys so RocksDB's byte order is seq order.

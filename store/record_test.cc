@@ -30,6 +30,18 @@ TEST(Record, EncodeDecodeRoundTrip) {
   EXPECT_EQ(back.hash, r.hash);
 }
 
+TEST(Record, PeekTypeReadsTheTypeAndRefusesWhatIsNotARecord) {
+  std::string stored = EncodeRecord(Sample());
+  EXPECT_EQ(PeekRecordType(stored), "event.received");
+  EXPECT_EQ(PeekRecordType(stored.substr(0, 40)), "");  // too short to be one
+  std::string wrong_version = stored;
+  wrong_version[0] = 9;
+  EXPECT_EQ(PeekRecordType(wrong_version), "");
+  std::string long_type = stored;
+  long_type[17] = '\x7f';  // a type length past the end
+  EXPECT_EQ(PeekRecordType(long_type), "");
+}
+
 TEST(Record, HashCoversEveryFieldAndThePreviousHash) {
   const Hash base = Sample().hash;
   auto changed = [&](auto mutate) {

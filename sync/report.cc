@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <unordered_map>
 
 #include <boost/json.hpp>
@@ -19,25 +20,45 @@ namespace {
 constexpr int64_t kDayUs = 86'400'000'000LL;
 const char* const kSeverities[] = {"Critical", "High", "Medium", "Low"};
 
+// Names repeated across incidents (platforms, actions, statuses, types,
+// backends, priorities) are kept once and referred to by number: a report
+// over a million incidents then holds no string per incident.
+class Names {
+ public:
+  uint32_t Id(std::string_view name) {
+    auto it = ids_.find(name);
+    if (it != ids_.end()) return it->second;
+    names_.emplace_back(name);
+    uint32_t id = static_cast<uint32_t>(names_.size() - 1);
+    ids_.emplace(names_.back(), id);
+    return id;
+  }
+  const std::string& Name(uint32_t id) const { return names_[id]; }
+
+ private:
+  std::deque<std::string> names_;  // stable addresses for the map's keys
+  std::unordered_map<std::string_view, uint32_t> ids_;
+};
+
+constexpr uint32_t kNoName = UINT32_MAX;
+
 struct Tracked {
   int64_t opened_us = 0;      // log time of incident.opened
   int64_t event_us = 0;       // first event's time
-  std::string platform;
-  std::string action;
-  std::vector<std::string> types;
   int64_t max_risk_ppm = 0;
-  std::string status = "Open";
   int64_t resolved_us = 0;    // first move to Resolved or Closed
   int64_t assigned_us = 0;    // first move out of Open by a person or Noxys
+  uint32_t platform = kNoName;
+  uint32_t action = kNoName;
+  uint32_t status = kNoName;  // kNoName: never moved, so Open
+  uint32_t priority = kNoName;  // the rules' priority of its first ticket request
+  uint32_t types_at = 0;      // its classification types: Table::types_[types_at, +types_count)
+  uint32_t types_count = 0;
+  std::vector<uint32_t> backends;  // with a ticket created
   bool has_ticket = false;
   bool breached = false;
-  std::string priority;       // the rules' priority of its first ticket request
-  std::vector<std::string> backends;  // with a ticket created
   bool in_range = false;
   bool opened = false;
-
-  // The severity the SLA applied: the rules' priority, else the risk's.
-  std::string Severity() const { return priority.empty() ? SeverityName(SeverityForRisk(max_risk_ppm)) : priority; }
 };
 
 // Incidents by id. Ids are inc_<number>, given in order, so a vector indexed
@@ -262,15 +283,23 @@ Status BuildReport(const EventLog& log, const ReportRange& range, int64_t now_us
   };
   std::vector<RawBreach> raw_breaches;
 
-  Status s = log.ScanLog(1, [&](const LogRecord& r) {
+  auto wanted = [](std::string_view t) {
+    return t == "incident.opened" || t == "incident.recurred" || t == "ticket.status_changed" ||
+           t == "incident.auto_resolved" || t == "ticket.created" || t == "sla.breached" ||
+           t == "ticket.create_requested";
+  };
+  // Payloads are small; parsing into a reused buffer spares an allocation per
+  // value for a million of them.
+  unsigned char parse_buffer[4096];
+  Names names;
+  names.Id("");  // an absent field counts under the empty name
+  const uint32_t kOpen = names.Id("Open"), kResolved = names.Id("Resolved"), kClosed = names.Id("Closed");
+  std::vector<uint32_t> types;  // every incident's classification types, end to end
+  Status s = log.ScanLog(1, wanted, [&](const LogRecord& r) {
     const std::string& t = r.type;
-    if (t.size() == 14 && t == "event.received") return true;  // half the log; nothing to count
-    bool wanted = t == "incident.opened" || t == "incident.recurred" || t == "ticket.status_changed" ||
-                  t == "incident.auto_resolved" || t == "ticket.created" || t == "sla.breached" ||
-                  t == "ticket.create_requested";
-    if (!wanted) return true;
+    json::monotonic_resource mr(parse_buffer, sizeof parse_buffer);
     json::error_code ec;
-    json::value v = json::parse(r.payload, ec);
+    json::value v = json::parse(r.payload, ec, &mr);
     if (ec || !v.is_object()) return true;
     const json::object& o = v.get_object();
     auto str = [&](const char* k) {
@@ -281,18 +310,24 @@ Status BuildReport(const EventLog& log, const ReportRange& range, int64_t now_us
       const json::value* x = o.if_contains(k);
       return x && x->is_int64() ? x->get_int64() : int64_t{0};
     };
+    auto name = [&](const char* k) {
+      const json::value* x = o.if_contains(k);
+      return names.Id(x && x->is_string() ? std::string_view(x->get_string()) : std::string_view());
+    };
     if (t == "incident.opened") {
       Tracked& inc = incidents.Insert(r.incident);
       inc.opened_us = r.time_us;
       inc.event_us = num("event_time_us");
-      inc.platform = str("platform_name");
-      inc.action = str("action");
+      inc.platform = name("platform_name");
+      inc.action = name("action");
       inc.max_risk_ppm = num("risk_ppm");
+      inc.types_at = static_cast<uint32_t>(types.size());
       if (const json::value* ty = o.if_contains("classification_types"); ty && ty->is_array()) {
         for (const auto& x : ty->get_array()) {
-          if (x.is_string()) inc.types.emplace_back(x.get_string());
+          if (x.is_string()) types.push_back(names.Id(x.get_string()));
         }
       }
+      inc.types_count = static_cast<uint32_t>(types.size()) - inc.types_at;
       return true;
     }
     Tracked* found = incidents.Find(r.incident);
@@ -301,19 +336,22 @@ Status BuildReport(const EventLog& log, const ReportRange& range, int64_t now_us
     if (t == "incident.recurred") {
       inc.max_risk_ppm = std::max(inc.max_risk_ppm, num("risk_ppm"));
     } else if (t == "ticket.status_changed" || t == "incident.auto_resolved") {
-      std::string to = t == "incident.auto_resolved" ? "Resolved" : str("to");
-      if (t == "ticket.status_changed" && str("from") == "Open" && to != "Open" && inc.assigned_us == 0) {
+      uint32_t to = t == "incident.auto_resolved" ? kResolved : name("to");
+      if (t == "ticket.status_changed" && name("from") == kOpen && to != kOpen && inc.assigned_us == 0) {
         inc.assigned_us = r.time_us;
       }
-      if ((to == "Resolved" || to == "Closed") && inc.resolved_us == 0) inc.resolved_us = r.time_us;
+      if ((to == kResolved || to == kClosed) && inc.resolved_us == 0) inc.resolved_us = r.time_us;
       inc.status = to;
     } else if (t == "ticket.create_requested") {
-      if (inc.priority.empty()) inc.priority = str("priority");
+      if (inc.priority == kNoName) {
+        const json::value* x = o.if_contains("priority");
+        if (x && x->is_string() && !x->get_string().empty()) inc.priority = names.Id(x->get_string());
+      }
     } else if (t == "ticket.created") {
       inc.has_ticket = true;
-      std::string backend = str("backend");
+      uint32_t backend = name("backend");
       if (std::find(inc.backends.begin(), inc.backends.end(), backend) == inc.backends.end()) {
-        inc.backends.push_back(std::move(backend));
+        inc.backends.push_back(backend);
       }
     } else if (t == "sla.breached") {
       inc.breached = true;
@@ -323,22 +361,27 @@ Status BuildReport(const EventLog& log, const ReportRange& range, int64_t now_us
   });
   if (!s.ok()) return s;
 
+  // The severity the SLA applied: the rules' priority, else the risk's.
+  auto severity = [&](const Tracked& inc) -> std::string {
+    return inc.priority != kNoName ? names.Name(inc.priority) : SeverityName(SeverityForRisk(inc.max_risk_ppm));
+  };
   uint64_t total = 0, resolved = 0, closed = 0, assigned = 0;
   std::vector<double> resolution, assignment;
   std::map<std::string, std::vector<double>> mttr;
-  std::map<std::string, uint64_t> by_platform, by_severity, by_action, by_type, per_backend, sla_eligible, sla_breached;
+  std::map<std::string, uint64_t> by_severity, sla_eligible, sla_breached;
+  std::unordered_map<uint32_t, uint64_t> by_platform_id, by_action_id, by_type_id, per_backend_id;
   std::map<int64_t, uint64_t> per_day;
   incidents.ForEach([&](Tracked& inc) {
     if (inc.event_us < range.since_us || inc.event_us > range.until_us) return;
     inc.in_range = true;
     ++total;
-    std::string sev = inc.Severity();
-    ++by_platform[inc.platform];
+    std::string sev = severity(inc);
+    ++by_platform_id[inc.platform];
     ++by_severity[sev];
-    ++by_action[inc.action];
-    for (const auto& ty : inc.types) ++by_type[ty];
-    if (inc.status == "Resolved" || inc.status == "Closed") ++resolved;
-    if (inc.status == "Closed") ++closed;
+    ++by_action_id[inc.action];
+    for (uint32_t i = 0; i < inc.types_count; ++i) ++by_type_id[types[inc.types_at + i]];
+    if (inc.status == kResolved || inc.status == kClosed) ++resolved;
+    if (inc.status == kClosed) ++closed;
     if (inc.resolved_us) {
       double secs = static_cast<double>(inc.resolved_us - inc.opened_us) / 1e6;
       resolution.push_back(secs);
@@ -348,7 +391,7 @@ Status BuildReport(const EventLog& log, const ReportRange& range, int64_t now_us
       ++assigned;
       assignment.push_back(static_cast<double>(inc.assigned_us - inc.opened_us) / 1e6);
     }
-    for (const auto& backend : inc.backends) ++per_backend[backend];
+    for (uint32_t backend : inc.backends) ++per_backend_id[backend];
     if (inc.has_ticket) {
       ++sla_eligible[sev];
       if (inc.breached) ++sla_breached[sev];
@@ -356,6 +399,13 @@ Status BuildReport(const EventLog& log, const ReportRange& range, int64_t now_us
     int64_t day = inc.event_us >= 0 ? inc.event_us / kDayUs : (inc.event_us - kDayUs + 1) / kDayUs;
     ++per_day[day];
   });
+  auto by_name = [&](const std::unordered_map<uint32_t, uint64_t>& counts) {
+    std::map<std::string, uint64_t> m;
+    for (const auto& [id, n] : counts) m[names.Name(id)] += n;
+    return m;
+  };
+  std::map<std::string, uint64_t> by_platform = by_name(by_platform_id), by_action = by_name(by_action_id),
+                                  by_type = by_name(by_type_id), per_backend = by_name(per_backend_id);
 
   auto add = [&](const std::string& section, const std::string& key, double value, const char* unit) {
     out->figures.push_back({section, key, value, unit});
@@ -413,7 +463,7 @@ Status BuildReport(const EventLog& log, const ReportRange& range, int64_t now_us
   for (const auto& b : raw_breaches) {
     const Tracked& inc = *incidents.Find(b.incident);
     if (!inc.in_range) continue;
-    out->breaches.push_back({b.incident, inc.Severity(), b.deadline, b.due_us, b.at_us});
+    out->breaches.push_back({b.incident, severity(inc), b.deadline, b.due_us, b.at_us});
   }
   std::sort(out->breaches.begin(), out->breaches.end(), [](const SlaBreachRow& a, const SlaBreachRow& b) {
     return a.due_us != b.due_us ? a.due_us < b.due_us : a.incident < b.incident;
