@@ -4,7 +4,15 @@
 #include <cstdlib>
 #include <memory>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
 #include <spdlog/formatter.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -75,6 +83,58 @@ class JsonFormatter final : public spdlog::formatter {
   spdlog::memory_buf_t stamp_;
 };
 
+int OpenLogFile(const std::string& path, std::string* error) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    *error = "cannot open the log file " + path + ": " + std::strerror(errno) +
+             "; check that its directory exists and that noxsync may write there";
+  }
+  return fd;
+}
+
+// Appends each line with one write(2) on an O_APPEND descriptor, so lines
+// stay whole whoever else appends; Reopen swaps the descriptor under the
+// sink's lock, so no line is split between the old file and the new one.
+class ReopenableFileSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  ReopenableFileSink(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~ReopenableFileSink() override { ::close(fd_); }
+
+  const std::string& path() const { return path_; }
+
+  std::string Reopen() {
+    std::string error;
+    int fd = OpenLogFile(path_, &error);
+    if (fd < 0) return error;
+    std::lock_guard<std::mutex> lock(mutex_);
+    ::close(fd_);
+    fd_ = fd;
+    return "";
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t buf;
+    formatter_->format(msg, buf);
+    const char* p = buf.data();
+    size_t left = buf.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd_, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // a full disk: the line is lost, the service goes on
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+  }
+  void flush_() override {}
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+std::shared_ptr<ReopenableFileSink> g_file_sink;
+
 }  // namespace
 
 std::string JsonLogLine(std::string_view time, std::string_view level, std::string_view message) {
@@ -88,8 +148,17 @@ std::string JsonLogLine(std::string_view time, std::string_view level, std::stri
   return out;
 }
 
-void SetUpLogging(const std::string& format) {
-  auto logger = spdlog::stderr_logger_mt("noxsync");
+std::string SetUpLogging(const std::string& format, const std::string& file) {
+  std::shared_ptr<spdlog::logger> logger;
+  if (file.empty()) {
+    logger = spdlog::stderr_logger_mt("noxsync");
+  } else {
+    std::string error;
+    int fd = OpenLogFile(file, &error);
+    if (fd < 0) return error;
+    g_file_sink = std::make_shared<ReopenableFileSink>(file, fd);
+    logger = std::make_shared<spdlog::logger>("noxsync", g_file_sink);
+  }
   if (format == "json") {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {
@@ -99,6 +168,14 @@ void SetUpLogging(const std::string& format) {
   if (const char* env = std::getenv("NOXSYNC_LOG_LEVEL")) level = spdlog::level::from_str(env);
   logger->set_level(level);
   spdlog::set_default_logger(logger);
+  return "";
+}
+
+std::string ReopenLogFile(std::string* path) {
+  path->clear();
+  if (!g_file_sink) return "";
+  *path = g_file_sink->path();
+  return g_file_sink->Reopen();
 }
 
 }  // namespace noxsync::cli

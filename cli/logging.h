@@ -1,5 +1,6 @@
-// Where noxsync's log lines go: stderr, one line per event, UTC times, so
-// that stdout stays clean for output a person pipes (--json, timelines).
+// Where noxsync's log lines go: stderr (or the file --log-file names), one
+// line per event, UTC times, so that stdout stays clean for output a person
+// pipes (--json, timelines).
 #pragma once
 
 #include <string>
@@ -12,7 +13,16 @@ namespace noxsync::cli {
 // (for a terminal) or "json": one JSON object per line with time, level,
 // msg, and the incident id, ticket key and request id the message names,
 // as fields (docs/operations.md#logs).
-void SetUpLogging(const std::string& format = "text");
+//
+// `file`, when not empty, takes the lines instead of stderr: appended to,
+// created 0640 if missing. Returns "" or why the file cannot be opened.
+std::string SetUpLogging(const std::string& format = "text", const std::string& file = "");
+
+// Opens the log file again by its name (after logrotate moved it away) and
+// sends the next lines there. Returns "" and sets *path (empty when logging
+// to stderr, so there is nothing to reopen), or says why it could not; the
+// lines then keep going to the file already open.
+std::string ReopenLogFile(std::string* path);
 
 // The JSON line for one message (without the newline); exposed for tests.
 std::string JsonLogLine(std::string_view time, std::string_view level, std::string_view message);

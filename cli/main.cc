@@ -42,6 +42,8 @@ Common options:
   --json          machine-readable output, where a person might pipe it
   --log-format F  log lines on stderr as text (default) or json, one object
                   per line with incident, ticket and request id fields
+  --log-file PATH log lines to PATH (appended) instead of stderr; serve
+                  reopens it on SIGHUP, for logrotate
 
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error.
 Docs: docs/cli.md, docs/event-log.md, docs/jira.md, docs/servicenow.md,
@@ -71,19 +73,31 @@ int main(int argc, char** argv) {
     std::printf("noxsync %s\n", NOXSYNC_VERSION);
     return kExitOk;
   }
-  // --log-format text|json, anywhere after the command.
-  std::string log_format = "text";
-  for (size_t i = 0; i < rest.size(); ++i) {
-    if (rest[i] != "--log-format") continue;
-    if (i + 1 == rest.size() || (rest[i + 1] != "text" && rest[i + 1] != "json")) {
-      std::fprintf(stderr, "noxsync: --log-format takes text or json\n");
+  // --log-format text|json and --log-file PATH, anywhere after the command.
+  std::string log_format = "text", log_file;
+  for (size_t i = 0; i < rest.size();) {
+    if (rest[i] != "--log-format" && rest[i] != "--log-file") {
+      ++i;
+      continue;
+    }
+    if (i + 1 == rest.size() || rest[i + 1].empty()) {
+      std::fprintf(stderr, "noxsync: %s needs a value\n", rest[i].c_str());
       return kExitUsage;
     }
-    log_format = rest[i + 1];
+    if (rest[i] == "--log-file") {
+      log_file = rest[i + 1];
+    } else if (rest[i + 1] != "text" && rest[i + 1] != "json") {
+      std::fprintf(stderr, "noxsync: --log-format takes text or json\n");
+      return kExitUsage;
+    } else {
+      log_format = rest[i + 1];
+    }
     rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(i), rest.begin() + static_cast<std::ptrdiff_t>(i) + 2);
-    break;
   }
-  SetUpLogging(log_format);
+  if (std::string error = SetUpLogging(log_format, log_file); !error.empty()) {
+    std::fprintf(stderr, "noxsync: %s\n", error.c_str());
+    return kExitUsage;
+  }
   if (cmd == "ingest") return RunIngest(rest);
   if (cmd == "history") return RunHistory(rest);
   if (cmd == "incidents") return RunIncidents(rest);

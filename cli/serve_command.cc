@@ -28,6 +28,7 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/engine_setup.h"
+#include "cli/logging.h"
 #include "cli/timeline.h"
 #include "service/http_server.h"
 #include "sync/engine.h"
@@ -947,7 +948,15 @@ int RunServe(const Argv& argv) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
-      spdlog::info("serve: SIGHUP: logs go to stderr, nothing to reopen (journald or your redirect rotates them)");
+      std::string path;
+      std::string error = ReopenLogFile(&path);
+      if (!error.empty()) {
+        spdlog::error("serve: SIGHUP: {}; log lines keep going to the file open before", error);
+      } else if (path.empty()) {
+        spdlog::info("serve: SIGHUP: logs go to stderr, nothing to reopen (use --log-file to log to a file)");
+      } else {
+        spdlog::info("serve: SIGHUP: reopened the log file {}", path);
+      }
       continue;
     }
     spdlog::info("serve: {} received; draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");

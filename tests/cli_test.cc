@@ -2,10 +2,12 @@
 // and the exit codes they script against.
 
 #include <boost/json.hpp>
+
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include <fstream>
 #include <thread>
@@ -265,6 +267,20 @@ TEST(JsonLogs, OneObjectPerLineWithTheIdsTheMessageNames) {
   auto none = boost::json::parse(cli::JsonLogLine("t", "info", "sync: 3 tickets created")).as_object();
   EXPECT_FALSE(none.contains("ticket"));
   EXPECT_FALSE(none.contains("request_id"));
+}
+
+TEST(LogFile, ALogFileThatCannotBeOpenedEndsTheCommandBeforeItDoesAnything) {
+  testing::TempDir dir;
+  std::string db = " --db " + dir.Sub("store");
+  auto r = testing::RunNoxsync("ingest " NOXSYNC_SAMPLES " --log-file " + dir.Sub("no/such/dir/noxsync.log") + db,
+                               dir.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("cannot open the log file " + dir.Sub("no/such/dir/noxsync.log")), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("No such file or directory"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("store")));  // nothing was ingested
+  auto missing = testing::RunNoxsync("ingest " NOXSYNC_SAMPLES " --log-file", dir.path());
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("--log-file needs a value"), std::string::npos) << missing.err;
 }
 
 }  // namespace

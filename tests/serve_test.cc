@@ -56,8 +56,9 @@ class Serve : public ::testing::Test {
     }
   }
 
-  // Starts `noxsync serve`; extra service keys after the required ones.
-  void Start(const std::string& extra_service = "") {
+  // Starts `noxsync serve`; extra service keys after the required ones, and
+  // --log-file when log_file is given.
+  void Start(const std::string& extra_service = "", const std::string& log_file = "") {
     std::string config = dir_.Sub("serve.json");
     std::ofstream(config) << R"({"backends":{"jira":{"base_url":")" << jira_server_.base_url()
                           << R"(","email":"noxsync@acme.example","api_token":"fake-jira-api-token","project":"SEC","issue_type":"Security"}},)"
@@ -73,7 +74,13 @@ class Serve : public ::testing::Test {
       ::dup2(fd, 1);
       ::dup2(fd, 2);
       std::string db = dir_.Sub("store");
-      ::execl(NOXSYNC_BIN, NOXSYNC_BIN, "serve", "--config", config.c_str(), "--db", db.c_str(), static_cast<char*>(nullptr));
+      if (log_file.empty()) {
+        ::execl(NOXSYNC_BIN, NOXSYNC_BIN, "serve", "--config", config.c_str(), "--db", db.c_str(),
+                static_cast<char*>(nullptr));
+      } else {
+        ::execl(NOXSYNC_BIN, NOXSYNC_BIN, "serve", "--config", config.c_str(), "--db", db.c_str(), "--log-file",
+                log_file.c_str(), static_cast<char*>(nullptr));
+      }
       ::_exit(127);
     }
     std::smatch m;
@@ -429,6 +436,40 @@ TEST_F(Serve, TicketsAreMadeAndMetricsAreValidPrometheusText) {
     EXPECT_EQ(std::system(("promtool check metrics < " + file).c_str()), 0);
   }
   EXPECT_EQ(Stop(), 0);
+}
+
+// Waits until the file holds `what`; false after 5 s.
+bool EventuallyHolds(const std::string& path, const std::string& what) {
+  for (int i = 0; i < 200; ++i) {
+    if (testing::ReadFile(path).find(what) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return false;
+}
+
+TEST_F(Serve, SighupReopensTheLogFileForLogrotate) {
+  std::string log = dir_.Sub("noxsync.log");
+  ::setenv("NOXSYNC_LOG_LEVEL", "debug", 1);  // a line per request
+  Start("", log);
+  ::unsetenv("NOXSYNC_LOG_LEVEL");
+  auto c = Client();
+  EXPECT_EQ(Post(*c, Event("evt_before")).status, 202);
+  ASSERT_TRUE(EventuallyHolds(log, "POST /v1/events")) << testing::ReadFile(out_);
+  // logrotate's way: move the file, then signal. Until serve reopens the
+  // name, lines go on to the moved file (the descriptor follows it).
+  std::string rotated = dir_.Sub("noxsync.log.1");
+  ASSERT_EQ(std::rename(log.c_str(), rotated.c_str()), 0);
+  ::kill(pid_, SIGHUP);
+  ASSERT_TRUE(EventuallyHolds(log, "reopened the log file " + log)) << testing::ReadFile(rotated);
+  EXPECT_EQ(Post(*c, Event("evt_after")).status, 202);
+  EXPECT_EQ(Stop(), 0);
+  std::string before = testing::ReadFile(rotated), after = testing::ReadFile(log);
+  EXPECT_NE(after.find("POST /v1/events"), std::string::npos) << after;
+  EXPECT_NE(after.find("SIGTERM received"), std::string::npos) << after;
+  EXPECT_EQ(before.find("reopened"), std::string::npos) << before;
+  EXPECT_EQ(before.find("SIGTERM"), std::string::npos) << before;
+  // Log lines went to the file only; stderr has the start-up report.
+  EXPECT_EQ(testing::ReadFile(out_).find("POST /v1/events"), std::string::npos);
 }
 
 }  // namespace
