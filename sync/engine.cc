@@ -807,7 +807,9 @@ Status SyncEngine::CheckSla() {
     std::string text = "SLA breached: the " + std::string(SeverityName(st.priority)) + " " + st.deadline +
                        " deadline passed at " + FormatTimestamp(st.due_us) + ".";
     // Escalation: an outbox action per ticket, and one sla.escalated record
-    // per kind of action, all in the breach's step.
+    // per kind of action, all in the breach's step. `escalations` says what
+    // was done, for the escalated notification.
+    std::vector<std::string> escalations;
     auto escalate = [&](const char* kind, const char* action, auto&& fill) -> Status {
       bool any = false;
       for (const auto& backend : backend_names_) {
@@ -830,6 +832,10 @@ Status SyncEngine::CheckSla() {
       if (std::string_view(kind) == "comment") j.Str("text", text);
       if (std::string_view(kind) == "priority") {
         j.Str("from", SeverityName(st.priority)).Str("to", SeverityName(NextSeverity(st.priority)));
+        escalations.push_back("priority raised from " + std::string(SeverityName(st.priority)) + " to " +
+                              SeverityName(NextSeverity(st.priority)));
+      } else {
+        escalations.push_back("a comment added to the ticket");
       }
       j.End();
       return Record(&step, rt::kSlaEscalated, st.incident, esc);
@@ -874,6 +880,13 @@ Status SyncEngine::CheckSla() {
         }
       }
       notify_->Post(n);
+      if (!escalations.empty()) {
+        n.kind = Notification::Kind::kEscalated;
+        n.detail = text + " Escalated: ";
+        for (size_t i = 0; i < escalations.size(); ++i) n.detail += (i ? "; " : "") + escalations[i];
+        n.detail += ".";
+        notify_->Post(n);
+      }
     }
   }
   return Status::Ok();

@@ -389,11 +389,14 @@ TEST_F(SyncEngineTest, AnSlaBreachIsRecordedOnceNotifiedAndEscalated) {
   EXPECT_EQ(sn_fake_->Record("INC0000001")->work_notes.size(), 1u);
   notify.Stop();
   auto got = collector->got();
-  ASSERT_EQ(got.size(), 3u);  // two tickets created, one breach
+  ASSERT_EQ(got.size(), 4u);  // two tickets created, one breach, its escalation
   EXPECT_EQ(got[0].kind, Notification::Kind::kTicketCreated);
   EXPECT_EQ(got[2].kind, Notification::Kind::kSlaBreached);
   EXPECT_EQ(got[2].ticket_key, "SEC-1");
   EXPECT_NE(got[2].detail.find("SLA breached"), std::string::npos);
+  EXPECT_EQ(got[3].kind, Notification::Kind::kEscalated);
+  EXPECT_EQ(got[3].incident_id, "inc_00000001");
+  EXPECT_NE(got[3].detail.find("Escalated: a comment added to the ticket."), std::string::npos) << got[3].detail;
   engine_.reset();
 }
 
@@ -401,7 +404,10 @@ TEST_F(SyncEngineTest, AnSlaBreachCanRaiseTheTicketsPriorityWithoutHidingAPerson
   Ingest({Event("evt_h", "hugo@acme.fr", 0.85, "BLOCK")});  // block-high-risk: High, respond within 4 h
   SyncConfig config = SyncConfig::Defaults();
   config.escalate_raise_priority = true;
-  SyncEngine& engine = Engine(config);
+  NotificationDispatcher notify(clock_, sleeper_);
+  auto* collector = new CollectingNotifier();
+  notify.AddChannel(std::unique_ptr<Notifier>(collector), {});
+  SyncEngine& engine = Engine(config, &notify);
   ASSERT_TRUE(engine.RunOnce().ok());
   EXPECT_EQ(jira_fake_->Issue("SEC-1")->priority, "High");
   EXPECT_EQ(sn_fake_->Record("INC0000001")->fields.at("priority"), "3");  // urgency 2 (risk 0.85) x impact 2 (EMAIL)
@@ -415,6 +421,13 @@ TEST_F(SyncEngineTest, AnSlaBreachCanRaiseTheTicketsPriorityWithoutHidingAPerson
   EXPECT_EQ(rec->fields.at("urgency"), "1");
   EXPECT_EQ(rec->fields.at("impact"), "1");
   EXPECT_EQ(rec->fields.at("priority"), "1");
+  notify.Stop();
+  auto got = collector->got();
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back().kind, Notification::Kind::kEscalated);
+  EXPECT_NE(got.back().detail.find("Escalated: a comment added to the ticket; priority raised from High to Critical."),
+            std::string::npos)
+      << got.back().detail;
   // The edit changed the ticket's version; a person's move right after is
   // still seen, and the edit itself is not taken for a status change.
   std::string error;
