@@ -8,7 +8,8 @@
 // The clients are raw sockets with bodies signed before the clock starts, so
 // the two cores go to the server, not to the load generator. Prints one table.
 //
-//   build/bench/serve_bench [--events=N] [--report-events=N] [--clients=64] [--dir=PATH]
+//   build/bench/serve_bench [--events=N] [--report-events=N] [--clients=64] [--threads=2] [--dir=PATH]
+// (--threads: service.threads, the server's I/O threads)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -118,7 +119,7 @@ double Percentile(std::vector<double> v, double p) {
 
 int main(int argc, char** argv) {
   uint64_t events = 200000, report_events = 1000000;
-  int clients = 64;
+  int clients = 64, io_threads = 2;
   std::string dir = (fs::temp_directory_path() / "noxsync-serve-bench").string();
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -126,8 +127,9 @@ int main(int argc, char** argv) {
     else if (a.rfind("--report-events=", 0) == 0) report_events = std::stoull(a.substr(16));
     else if (a.rfind("--clients=", 0) == 0) clients = std::stoi(a.substr(10));
     else if (a.rfind("--dir=", 0) == 0) dir = a.substr(6);
+    else if (a.rfind("--threads=", 0) == 0) io_threads = std::stoi(a.substr(10));
     else {
-      std::fprintf(stderr, "usage: serve_bench [--events=N] [--report-events=N] [--clients=N] [--dir=PATH]\n");
+      std::fprintf(stderr, "usage: serve_bench [--events=N] [--report-events=N] [--clients=N] [--threads=N] [--dir=PATH]\n");
       return 2;
     }
   }
@@ -155,7 +157,7 @@ int main(int argc, char** argv) {
   // The service.
   std::ofstream(dir + "/serve.json") << R"({"service":{"listen":"127.0.0.1:0","webhook_secret":")" << kSecret
                                      << R"(","tokens":[{"name":"noxys","token":")" << kToken
-                                     << R"(","role":"ingest"}],"max_connections":1024}})";
+                                     << R"(","role":"ingest"}],"max_connections":1024,"threads":)" << io_threads << "}}";
   std::string out = dir + "/serve.out";
   pid_t pid = ::fork();
   if (pid == 0) {
