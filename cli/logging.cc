@@ -1,19 +1,18 @@
 #include "cli/logging.h"
 
-#include <cctype>
-#include <cstdlib>
-#include <memory>
-
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 
 #include <spdlog/formatter.h>
-#include <spdlog/sinks/base_sink.h>
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 

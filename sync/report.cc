@@ -52,7 +52,7 @@ struct Tracked {
   uint32_t action = kNoName;
   uint32_t status = kNoName;  // kNoName: never moved, so Open
   uint32_t priority = kNoName;  // the rules' priority of its first ticket request
-  uint32_t types_at = 0;      // its classification types: Table::types_[types_at, +types_count)
+  uint32_t types_at = 0;      // its classification types: BuildReport's types[types_at, +types_count)
   uint32_t types_count = 0;
   std::vector<uint32_t> backends;  // with a ticket created
   bool has_ticket = false;
