@@ -65,6 +65,7 @@ ServiceConfig ReadServiceConfig(ConfigSection* s) {
   c.signature_max_age_s = s->Int("signature_max_age_seconds", c.signature_max_age_s, 10, 3600);
   c.drain_seconds = s->Int("drain_seconds", c.drain_seconds, 1, 600);
   c.threads = static_cast<int>(s->Int("threads", c.threads, 1, 64));
+  c.max_scan_rows = s->Int("max_scan_rows", c.max_scan_rows, 1, 100'000'000);
   s->Finish();
   return c;
 }

@@ -38,6 +38,10 @@ struct ServiceConfig {
   int64_t signature_max_age_s = 300;
   int64_t drain_seconds = 20;
   int threads = 2;
+  // Rows a listing (/v1/incidents, /v1/audit) examines for one page; a
+  // filter that matches little answers a shorter page with a cursor instead
+  // of holding an I/O thread over the whole store.
+  int64_t max_scan_rows = 100'000;
 };
 
 struct NoxsyncConfig {

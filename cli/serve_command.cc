@@ -648,24 +648,32 @@ class Api {
       }
       limit = std::stoi(l);
     }
+    // The page resumes after the cursor and stops at `limit` incidents or
+    // after max_scan_rows rows, whichever comes first; next_cursor is the
+    // last row examined, so a sparse filter pages on instead of scanning
+    // every incident in one request.
     std::string cursor = req.Query("cursor");
     json::array items;
-    std::string next;
-    s_->log->Scan(Cf::kIncidents, "", [&](std::string_view k, std::string_view v) {
-      if (!cursor.empty() && k <= cursor) return true;
+    std::string next, last_examined;
+    int64_t examined = 0;
+    Status s = s_->log->ScanFrom(Cf::kIncidents, cursor, [&](std::string_view k, std::string_view v) {
+      if (!cursor.empty() && k == cursor) return true;
+      if (static_cast<int64_t>(items.size()) == limit || examined == s_->service->max_scan_rows) {
+        next = last_examined;
+        return false;
+      }
+      ++examined;
+      last_examined = k;
       Incident inc;
       if (!IncidentFromJson(v, &inc).ok()) return true;
       if (status && inc.status != *status) return true;
       if (severity && inc.severity != *severity) return true;
       if (!platform.empty() && inc.platform_id != platform && inc.platform_name != platform) return true;
       if (inc.first_seen_us < since || inc.first_seen_us > until) return true;
-      if (static_cast<int64_t>(items.size()) == limit) {
-        next = std::string(items.back().as_object().at("id").as_string());
-        return false;
-      }
       items.push_back(json::parse(IncidentToDisplayJson(inc)));
       return true;
     });
+    if (!s.ok()) return StoreError(s);
     json::object body{{"incidents", std::move(items)}};
     body["next_cursor"] = next.empty() ? json::value(nullptr) : json::value(next);
     return JsonResponse(200, std::move(body));
@@ -793,21 +801,33 @@ class Api {
     }
     HttpResponse r;
     r.content_type = "application/x-ndjson";
+    // At most `limit` records and max_scan_rows examined: times may step
+    // back, so a time filter cannot stop the scan early, and a page bounds
+    // the work instead. X-Next-Cursor is the next seq not examined.
     uint64_t n = 0, next = 0;
-    s_->log->ScanLog(from, [&](const LogRecord& rec) {
-      if (rec.time_us < since) return true;
-      if (rec.time_us > until) return true;  // times may step back: keep reading
-      if (n == limit) {
+    int64_t examined = 0;
+    Status s = s_->log->ScanLog(from, [&](const LogRecord& rec) {
+      if (n == limit || examined == s_->service->max_scan_rows) {
         next = rec.seq;
         return false;
       }
+      ++examined;
+      if (rec.time_us < since || rec.time_us > until) return true;
       r.body += RecordToJson(rec);
       r.body.push_back('\n');
       ++n;
       return true;
     });
+    // A page cut short by a broken record would tell an auditor less than
+    // the log holds without saying so: refuse it and name the record.
+    if (!s.ok()) return StoreError(s);
     if (next) r.headers.emplace_back("X-Next-Cursor", std::to_string(next));
     return r;
+  }
+
+  HttpResponse StoreError(const Status& s) {
+    spdlog::error("serve: reading the store failed: {}", s.message());
+    return ErrorResponse(500, "reading the store failed: " + s.message() + "; run `noxsync verify`");
   }
 
   ServeState* s_;

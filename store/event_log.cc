@@ -549,6 +549,17 @@ Status EventLog::Scan(Cf cf, std::string_view prefix,
   return FromRocks(it->status(), std::string("scanning ") + CfName(cf) + " of " + impl_->path);
 }
 
+Status EventLog::ScanFrom(Cf cf, std::string_view from,
+                          const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->H(cf)));
+  for (it->Seek(rocksdb::Slice(from.data(), from.size())); it->Valid(); it->Next()) {
+    if (!fn(it->key().ToStringView(), it->value().ToStringView())) break;
+  }
+  return FromRocks(it->status(), std::string("scanning ") + CfName(cf) + " of " + impl_->path);
+}
+
 Status EventLog::ScanLog(uint64_t from, const std::function<bool(const LogRecord&)>& fn) const {
   return ScanLog(from, nullptr, fn);
 }

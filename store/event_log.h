@@ -127,6 +127,11 @@ class EventLog {
   // returns false.
   Status Scan(Cf cf, std::string_view prefix,
               const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+  // Calls fn for each row whose key is >= from, in key order, until fn
+  // returns false (a page of a listing resumes here, without re-reading
+  // the rows before its cursor).
+  Status ScanFrom(Cf cf, std::string_view from,
+                  const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
   // Calls fn for each log record with seq >= from, in order, until it returns false.
   Status ScanLog(uint64_t from,
                  const std::function<bool(const LogRecord& record)>& fn) const;
