@@ -10,7 +10,8 @@
 // connection instead), so the two cores go to the server, not to the load
 // generator. Prints one table.
 //
-//   build/bench/serve_bench [--events=N] [--report-events=N] [--clients=64] [--threads=2] [--dir=PATH]
+//   build/bench/serve_bench [--events=N] [--report-events=N] [--clients=64] [--threads=2]
+//                           [--client-threads] [--dir=PATH]
 // (--threads: service.threads, the server's I/O threads)
 #include <arpa/inet.h>
 #include <fcntl.h>
