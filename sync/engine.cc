@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "sync/json_fields.h"
 #include "sync/json_text.h"
 #include "sync/noxys_event.h"
 #include "sync/notification_dispatcher.h"
@@ -55,14 +56,8 @@ struct SyncEngine::Action {
     json::value v = json::parse(json::string_view(text.data(), text.size()), ec);
     if (ec || !v.is_object()) return false;
     const json::object& o = v.get_object();
-    auto str = [&](const char* k) {
-      const json::value* x = o.if_contains(k);
-      return x && x->is_string() ? std::string(x->get_string()) : std::string();
-    };
-    auto num = [&](const char* k) {
-      const json::value* x = o.if_contains(k);
-      return x && x->is_int64() ? x->get_int64() : int64_t{0};
-    };
+    auto str = [&](const char* k) { return StrField(o, k); };
+    auto num = [&](const char* k) { return IntField(o, k); };
     a->kind = str("kind");
     a->incident = str("incident");
     a->backend = str("backend");

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "sync/json_fields.h"
 #include "sync/json_text.h"
 
 namespace noxsync {
@@ -315,14 +316,8 @@ Status Projector::OnSyncRecord(int64_t time_us, std::string_view type, std::stri
   json::value v = json::parse(json::string_view(payload.data(), payload.size()), ec);
   if (ec || !v.is_object()) return Status::Corruption(std::string(type) + " of " + std::string(incident) + ": payload is not JSON");
   const json::object& o = v.get_object();
-  auto str = [&](const char* k) -> std::string {
-    const json::value* x = o.if_contains(k);
-    return x && x->is_string() ? std::string(x->get_string()) : std::string();
-  };
-  auto num = [&](const char* k) -> int64_t {
-    const json::value* x = o.if_contains(k);
-    return x && x->is_int64() ? x->get_int64() : 0;
-  };
+  auto str = [&](const char* k) { return StrField(o, k); };
+  auto num = [&](const char* k) { return IntField(o, k); };
   std::string backend = str("backend");
   TicketRow row;
   bool have_row = false;

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include "sync/incident.h"
+#include "sync/json_fields.h"
 #include "sync/timestamp.h"
 
 namespace noxsync {
@@ -302,14 +303,8 @@ Status BuildReport(const EventLog& log, const ReportRange& range, int64_t now_us
     json::value v = json::parse(r.payload, ec, &mr);
     if (ec || !v.is_object()) return true;
     const json::object& o = v.get_object();
-    auto str = [&](const char* k) {
-      const json::value* x = o.if_contains(k);
-      return x && x->is_string() ? std::string(x->get_string()) : std::string();
-    };
-    auto num = [&](const char* k) {
-      const json::value* x = o.if_contains(k);
-      return x && x->is_int64() ? x->get_int64() : int64_t{0};
-    };
+    auto str = [&](const char* k) { return StrField(o, k); };
+    auto num = [&](const char* k) { return IntField(o, k); };
     auto name = [&](const char* k) {
       const json::value* x = o.if_contains(k);
       return names.Id(x && x->is_string() ? std::string_view(x->get_string()) : std::string_view());
