@@ -22,9 +22,7 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 
-namespace {
-
-std::string Decode(std::string_view s, bool plus_is_space) {
+std::string UrlDecode(std::string_view s, bool plus_is_space) {
   std::string out;
   out.reserve(s.size());
   auto hex = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10); };
@@ -41,6 +39,9 @@ std::string Decode(std::string_view s, bool plus_is_space) {
   }
   return out;
 }
+
+namespace {
+
 
 std::string NewRequestId() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -161,15 +162,15 @@ class Session : public std::enable_shared_from_this<Session> {
     req.target = std::string(msg.target());
     std::string_view target = msg.target();
     size_t q = target.find('?');
-    req.path = Decode(target.substr(0, q), false);
+    req.path = UrlDecode(target.substr(0, q), false);
     if (q != std::string_view::npos) {
       std::string_view rest = target.substr(q + 1);
       while (!rest.empty()) {
         size_t amp = rest.find('&');
         std::string_view part = rest.substr(0, amp);
         size_t eq = part.find('=');
-        req.query.emplace_back(Decode(part.substr(0, eq), true),
-                               eq == std::string_view::npos ? "" : Decode(part.substr(eq + 1), true));
+        req.query.emplace_back(UrlDecode(part.substr(0, eq), true),
+                               eq == std::string_view::npos ? "" : UrlDecode(part.substr(eq + 1), true));
         if (amp == std::string_view::npos) break;
         rest.remove_prefix(amp + 1);
       }

@@ -23,6 +23,10 @@
 
 namespace noxsync::service {
 
+// Percent-decodes a request path or query part; "+" is a space only in a
+// query (plus_is_space). A "%" not followed by two hex digits stays as is.
+std::string UrlDecode(std::string_view s, bool plus_is_space);
+
 struct HttpRequest {
   std::string method;
   std::string target;  // path and query, as sent

@@ -6,6 +6,7 @@
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/json.hpp>
 
+#include "service/http_server.h"
 #include "sync/timestamp.h"
 
 namespace noxsync::fakes {
@@ -211,7 +212,8 @@ FakeResponse FakeServiceNow::Token(const FakeRequest& r) {
   std::map<std::string, std::string> form;
   for (const auto& pair : Split(r.body, '&')) {
     size_t eq = pair.find('=');
-    form[UrlDecode(pair.substr(0, eq), true)] = eq == std::string::npos ? "" : UrlDecode(pair.substr(eq + 1), true);
+    form[service::UrlDecode(pair.substr(0, eq), true)] =
+        eq == std::string::npos ? "" : service::UrlDecode(pair.substr(eq + 1), true);
   }
   auto denied = [] { return Reply(401, R"({"error_description":"access_denied","error":"server_error"})"); };
   if (form["client_id"] != o_.client_id || form["client_secret"] != o_.client_secret) return denied();

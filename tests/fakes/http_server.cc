@@ -12,6 +12,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "service/http_server.h"
+
 namespace noxsync::fakes {
 
 namespace asio = boost::asio;
@@ -19,22 +21,6 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
-
-std::string UrlDecode(const std::string& s, bool plus_is_space) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else if (s[i] == '+' && plus_is_space) {
-      out.push_back(' ');
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
 
 std::string FakeRequest::Header(const std::string& lower_name) const {
   auto it = headers.find(lower_name);
@@ -76,7 +62,7 @@ FakeRequest ToFakeRequest(const bhttp::request<bhttp::string_body>& req) {
     target = slash == std::string::npos ? "/" : target.substr(slash);
   }
   size_t q = target.find('?');
-  r.path = UrlDecode(target.substr(0, q), false);
+  r.path = service::UrlDecode(target.substr(0, q), false);
   if (q != std::string::npos) {
     std::string qs = target.substr(q + 1);
     size_t i = 0;
@@ -86,8 +72,8 @@ FakeRequest ToFakeRequest(const bhttp::request<bhttp::string_body>& req) {
       i = amp == std::string::npos ? qs.size() + 1 : amp + 1;
       if (pair.empty()) continue;
       size_t eq = pair.find('=');
-      r.query.emplace(UrlDecode(pair.substr(0, eq), true),
-                      eq == std::string::npos ? "" : UrlDecode(pair.substr(eq + 1), true));
+      r.query.emplace(service::UrlDecode(pair.substr(0, eq), true),
+                      eq == std::string::npos ? "" : service::UrlDecode(pair.substr(eq + 1), true));
     }
   }
   for (const auto& f : req) {

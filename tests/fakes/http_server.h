@@ -73,7 +73,4 @@ class FakeHttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// Decodes %XX and, in queries, '+'.
-std::string UrlDecode(const std::string& s, bool plus_is_space);
-
 }  // namespace noxsync::fakes
