@@ -4,6 +4,7 @@
 // requests share one fsync (group commit); a waiter thread answers each
 // webhook once its events are durable.
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -315,6 +316,7 @@ class DurableWaiter {
 
  private:
   void Run() {
+    pthread_setname_np(pthread_self(), "nox-acks");
     std::unique_lock lock(mu_);
     for (;;) {
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
@@ -927,6 +929,7 @@ int RunServe(const Argv& argv) {
   std::mutex wake_mu;
   std::condition_variable wake;
   std::thread engine_thread([&] {
+    pthread_setname_np(pthread_self(), "nox-engine");
     int64_t next_poll = 0;
     while (!stop) {
       Status s;

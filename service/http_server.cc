@@ -1,5 +1,7 @@
 #include "service/http_server.h"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -343,7 +345,10 @@ Status HttpServer::Start(const ServerOptions& options, Handler handler, Observer
   }
   impl_->Accept();
   for (int i = 0; i < std::max(1, options.threads); ++i) {
-    impl_->threads.emplace_back([impl = impl_] { impl->ioc.run(); });
+    impl_->threads.emplace_back([impl = impl_] {
+      pthread_setname_np(pthread_self(), "nox-http");
+      impl->ioc.run();
+    });
   }
   return Status::Ok();
 }

@@ -1,6 +1,7 @@
 #include "store/event_log.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -353,7 +354,10 @@ Result<std::unique_ptr<EventLog>> EventLog::OpenForWrite(const std::string& path
   }
   impl->free_reserve = options.min_free_bytes;
   Impl* raw = impl.get();
-  impl->writer = std::thread([raw] { raw->WriterLoop(); });
+  impl->writer = std::thread([raw] {
+    pthread_setname_np(pthread_self(), "nox-writer");  // for top -H and perf
+    raw->WriterLoop();
+  });
   return std::unique_ptr<EventLog>(new EventLog(std::move(impl)));
 }
 

@@ -1,5 +1,7 @@
 #include "sync/notification_dispatcher.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
@@ -43,7 +45,10 @@ void NotificationDispatcher::AddChannel(std::unique_ptr<Notifier> notifier, Chan
   c->refilled_us = clock_.NowMicros();
   Channel* raw = c.get();
   channels_.push_back(std::move(c));
-  raw->worker = std::thread([this, raw] { Run(raw); });
+  raw->worker = std::thread([this, raw] {
+    pthread_setname_np(pthread_self(), "nox-notify");
+    Run(raw);
+  });
 }
 
 void NotificationDispatcher::Post(const Notification& n) {
