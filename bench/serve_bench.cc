@@ -11,7 +11,7 @@
 // generator. Prints one table.
 //
 //   build/bench/serve_bench [--events=N] [--report-events=N] [--clients=64] [--threads=2]
-//                           [--client-threads] [--dir=PATH]
+//                           [--client-threads] [--dir=PATH] [--bin=PATH]
 // (--threads: service.threads, the server's I/O threads)
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -222,6 +222,21 @@ Load EpollClients(int port, int clients, const std::vector<std::string>& request
   return load;
 }
 
+// CPU seconds (user + system) a process has used, from /proc/PID/stat.
+double CpuSeconds(pid_t pid) {
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t close = stat.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -235,23 +250,24 @@ int main(int argc, char** argv) {
   int clients = 64, io_threads = 2;
   bool epoll_clients = true;
   std::string dir = (fs::temp_directory_path() / "noxsync-serve-bench").string();
+  std::string bin = NOXSYNC_BIN;  // --bin: another build of noxsync, to compare two
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--events=", 0) == 0) events = std::stoull(a.substr(9));
     else if (a.rfind("--report-events=", 0) == 0) report_events = std::stoull(a.substr(16));
     else if (a.rfind("--clients=", 0) == 0) clients = std::stoi(a.substr(10));
     else if (a.rfind("--dir=", 0) == 0) dir = a.substr(6);
+    else if (a.rfind("--bin=", 0) == 0) bin = a.substr(6);
     else if (a.rfind("--threads=", 0) == 0) io_threads = std::stoi(a.substr(10));
     else if (a == "--client-threads") epoll_clients = false;
     else {
       std::fprintf(stderr, "usage: serve_bench [--events=N] [--report-events=N] [--clients=N] [--threads=N] [--client-threads] "
-                   "[--dir=PATH]\n");
+                   "[--dir=PATH] [--bin=PATH]\n");
       return 2;
     }
   }
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const std::string bin = NOXSYNC_BIN;
 
   // The events, as Noxys would send them; the same ones for both paths.
   std::vector<std::string> bodies;
@@ -307,9 +323,14 @@ int main(int argc, char** argv) {
                        "\r\nX-Noxsync-Signature: sha256=" + noxsync::cli::WebhookSignature(kSecret, ts, b) +
                        "\r\nContent-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b);
   }
+  const double cpu0 = CpuSeconds(pid), client_cpu0 = CpuSeconds(::getpid());
   auto t0 = Clock::now();
   Load load = epoll_clients ? EpollClients(port, clients, requests) : ThreadClients(port, clients, requests);
   double serve_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  // What each request costs the server and the client, whatever the disk
+  // does: steadier from run to run than events/s on these shared cores.
+  const double server_cpu_us = (CpuSeconds(pid) - cpu0) * 1e6 / static_cast<double>(requests.size());
+  const double client_cpu_us = (CpuSeconds(::getpid()) - client_cpu0) * 1e6 / static_cast<double>(requests.size());
   double rss_mib = 0;
   {
     std::ifstream st("/proc/" + std::to_string(pid) + "/status");
@@ -340,6 +361,8 @@ int main(int argc, char** argv) {
   std::printf("| peer: `noxsync ingest` bulk from a file | %.0f events/s | (peer) |\n", events / bulk_s);
   std::printf("| webhook latency p50 | %.2f ms | |\n", Percentile(all, 0.50));
   std::printf("| webhook latency p99 | %.2f ms | <= 25 ms |\n", Percentile(all, 0.99));
+  std::printf("| server CPU per request (user + system) | %.0f µs | |\n", server_cpu_us);
+  std::printf("| client CPU per request | %.0f µs | |\n", client_cpu_us);
   std::printf("| serve peak RSS | %.0f MiB | <= 256 MiB |\n", rss_mib);
   std::printf("| answers other than 202 | %llu | 0 |\n", static_cast<unsigned long long>(bad));
   std::printf("| serve exit after SIGTERM | %d | 0 |\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
