@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+struct evp_mac_ctx_st;  // OpenSSL's EVP_MAC_CTX, kept out of this header
+
 namespace noxsync::cli {
 
 using Argv = std::vector<std::string>;
@@ -31,5 +33,18 @@ int RunReplaySince(const Args& args);
 
 // "sha256=" is put before it in X-Noxsync-Signature (docs/service.md).
 std::string WebhookSignature(const std::string& secret, std::string_view timestamp, std::string_view body);
+
+// The same, keyed once for many requests; Sign is safe from any thread.
+class WebhookSigner {
+ public:
+  explicit WebhookSigner(std::string_view secret);
+  ~WebhookSigner();
+  WebhookSigner(const WebhookSigner&) = delete;
+  WebhookSigner& operator=(const WebhookSigner&) = delete;
+  std::string Sign(std::string_view timestamp, std::string_view body) const;
+
+ private:
+  evp_mac_ctx_st* keyed_ = nullptr;  // OpenSSL's EVP_MAC_CTX, holding the key
+};
 
 }  // namespace noxsync::cli

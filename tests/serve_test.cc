@@ -199,6 +199,26 @@ TEST_F(Serve, EveryRouteChecksTheTokenAndItsRole) {
   EXPECT_EQ(Stop(), 0);
 }
 
+// The signature a sender computes with the documented scheme, from outside
+// noxsync: printf '%s' '1764412800.{"event_id":"evt_1"}' |
+//   openssl dgst -sha256 -hmac whsec-test
+TEST(WebhookSignature, IsTheHmacSha256OfTimestampDotBody) {
+  const char* want = "3f3e43a956b2deed875cb502b6a9a772701c48b18823d67d86e18178926838cd";
+  EXPECT_EQ(cli::WebhookSignature("whsec-test", "1764412800", R"({"event_id":"evt_1"})"), want);
+  // One keyed signer gives the same answer every time and from any thread.
+  cli::WebhookSigner signer("whsec-test");
+  std::vector<std::string> got(4);
+  std::vector<std::thread> threads;
+  for (auto& g : got) {
+    threads.emplace_back([&signer, &g] {
+      for (int i = 0; i < 200; ++i) g = signer.Sign("1764412800", R"({"event_id":"evt_1"})");
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& g : got) EXPECT_EQ(g, want);
+  EXPECT_NE(signer.Sign("1764412801", R"({"event_id":"evt_1"})"), want);
+}
+
 TEST_F(Serve, TheWebhookSignatureIsCheckedAndAStaleOneRefused) {
   Start();
   auto c = Client();
