@@ -32,6 +32,7 @@
 #include "cli/logging.h"
 #include "cli/timeline.h"
 #include "service/http_server.h"
+#include "service/work_queue.h"
 #include "sync/engine.h"
 #include "sync/ingestor.h"
 #include "sync/report.h"
@@ -374,6 +375,9 @@ class DurableWaiter {
 
 // --- the API ----------------------------------------------------------------
 
+// Report requests waiting behind the one being computed; more get 503.
+constexpr size_t kMaxWaitingReports = 4;
+
 struct ServeState {
   const ServiceConfig* service = nullptr;
   const NoxsyncConfig* config = nullptr;
@@ -383,6 +387,7 @@ struct ServeState {
   std::mutex* engine_mu = nullptr;
   Metrics* metrics = nullptr;
   DurableWaiter* waiter = nullptr;
+  service::WorkQueue* reports = nullptr;
   service::HttpServer* server = nullptr;
   const Clock* clock = nullptr;
   std::atomic<bool> shutting_down{false};
@@ -449,6 +454,9 @@ class Api {
     bool write = req.method == "POST";
     if (!write && req.method != "GET") return respond(MethodNotAllowed("GET, POST"));
     if (auto denied = Authorize(req, write ? Role::kOperate : Role::kRead)) return respond(*denied);
+    if (std::vector<std::string> parts = PathParts(p); !write && parts.size() == 3 && parts[1] == "reports") {
+      return QueueReport(std::move(req), parts[2], std::move(respond));
+    }
     respond(Route(req));
   }
 
@@ -637,7 +645,6 @@ class Api {
     if (parts.size() == 4 && parts[1] == "incidents" && parts[3] == "status" && !get) return SetStatus(req, parts[2]);
     if (parts.size() == 4 && parts[1] == "tickets" && get) return TicketIncident(parts[2], parts[3]);
     if (parts.size() == 2 && parts[1] == "audit" && get) return Audit(req);
-    if (parts.size() == 3 && parts[1] == "reports" && get) return Reports(req, parts[2]);
     if (parts.size() == 3 && parts[1] == "audit" && parts[2] == "head" && get) {
       ChainHead h = s_->log->Head();
       return JsonResponse(200, json::object{{"seq", h.seq}, {"hash", HashHex(h.hash)}});
@@ -784,6 +791,26 @@ class Api {
       return ErrorResponse(404, "no " + backend + " ticket " + key + " made by noxsync");
     }
     return OneIncident(incident);
+  }
+
+  // Runs Reports on the reports thread; 503 when kMaxWaitingReports already
+  // wait, or when noxsync stops before this one's turn.
+  void QueueReport(HttpRequest req, std::string view, Responder respond) {
+    auto shared = std::make_shared<HttpRequest>(std::move(req));
+    bool queued = s_->reports->TryPost([this, shared, view, respond](bool run) {
+      if (!run) {
+        HttpResponse r = ErrorResponse(503, "noxsync is shutting down; ask the next instance for the report");
+        r.headers.emplace_back("Retry-After", "5");
+        return respond(r);
+      }
+      respond(Reports(*shared, view));
+    });
+    if (!queued) {
+      HttpResponse r = ErrorResponse(503, std::to_string(kMaxWaitingReports) +
+                                              " reports are already waiting for their turn; ask again in a few seconds");
+      r.headers.emplace_back("Retry-After", "5");
+      respond(r);
+    }
   }
 
   // GET /v1/reports/summary: the whole report of docs/reports.md as JSON;
@@ -941,6 +968,11 @@ int RunServe(const Argv& argv) {
   WebhookSigner signer(sc.webhook_secret.reveal());
   state.signer = &signer;
   Api api(&state);
+  // Reports read the whole log, seconds at a million events; on their own
+  // thread they leave the I/O threads to the webhook. Declared after the
+  // Api its jobs call, so it stops first.
+  service::WorkQueue reports("nox-reports", kMaxWaitingReports);
+  state.reports = &reports;
 
   service::ServerOptions so;
   so.host = sc.host;
@@ -1024,6 +1056,7 @@ int RunServe(const Argv& argv) {
     break;
   }
   state.shutting_down = true;
+  reports.Stop();  // waiting reports get 503; the one running finishes
   server.Shutdown(sc.drain_seconds * 1000);
   waiter.Stop();  // answers are given; every 202 was durable before it was sent
   stop = true;

@@ -331,6 +331,45 @@ TEST_F(Serve, ASlowClientDoesNotHoldUpTheOthers) {
   EXPECT_EQ(Stop(), 0);
 }
 
+// Reports run on their own thread with a bounded queue: many at once get an
+// answer each (the report, or 503 with Retry-After once 4 wait), and the
+// webhook keeps being answered meanwhile.
+TEST_F(Serve, ManyReportsAtOnceAreEachAnsweredWhileWebhooksGoOn) {
+  Start();
+  {
+    auto c = Client();
+    for (int i = 0; i < 20; ++i) ASSERT_EQ(Post(*c, Event("evt_r" + std::to_string(i))).status, 202);
+  }
+  std::atomic<int> reports_ok{0}, reports_busy{0}, reports_other{0}, webhooks_ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 12; ++t) {
+    threads.emplace_back([&] {
+      auto c = Client();
+      for (int i = 0; i < 3; ++i) {
+        auto r = Call(*c, "GET", "/v1/reports/summary", kRead);
+        if (r.status == 200 && r.body.find("\"incidents\"") != std::string::npos) {
+          ++reports_ok;
+        } else if (r.status == 503 && !r.Get("Retry-After").empty() && r.body.find("ask again") != std::string::npos) {
+          ++reports_busy;
+        } else {
+          ++reports_other;
+          ADD_FAILURE() << r.status << " " << r.body;
+        }
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    auto c = Client();
+    for (int i = 0; i < 20; ++i) webhooks_ok += Post(*c, Event("evt_w" + std::to_string(i))).status == 202;
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(reports_ok + reports_busy, 36);
+  EXPECT_GT(reports_ok, 0);
+  EXPECT_EQ(reports_other, 0);
+  EXPECT_EQ(webhooks_ok, 20);
+  EXPECT_EQ(Stop(), 0);
+}
+
 TEST_F(Serve, SigtermWhileRequestsAreInFlightLosesNoAcknowledgedEvent) {
   Start();
   std::mutex mu;
