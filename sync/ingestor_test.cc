@@ -291,3 +291,26 @@ TEST_F(SmallStagingTest, DroppingStagedRowsKeepsDuplicatesAndRecurrencesRight) {
 
 }  // namespace
 }  // namespace noxsync
+
+namespace noxsync {
+namespace {
+
+TEST(GradualFree, FreesAFewEntriesPerStepAndAllOfAnEarlierTakeOnTheNext) {
+  std::unordered_map<int, std::string> m;
+  for (int i = 0; i < 10; ++i) m[i] = std::string(100, 'x');
+  GradualFree<std::unordered_map<int, std::string>> g;
+  g.Take(&m);
+  EXPECT_TRUE(m.empty());
+  EXPECT_EQ(g.size(), 10u);
+  g.Step();
+  EXPECT_EQ(g.size(), 6u);
+  for (int i = 0; i < 3; ++i) m[i] = "y";
+  g.Take(&m);  // the 6 left of the first go now
+  EXPECT_EQ(g.size(), 3u);
+  g.Step();
+  g.Step();
+  EXPECT_EQ(g.size(), 0u);
+}
+
+}  // namespace
+}  // namespace noxsync

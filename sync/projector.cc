@@ -37,6 +37,7 @@ Status StagedState::Get(Cf cf, std::string_view key, std::string* value, bool* f
 }
 
 void StagedState::Put(Cf cf, std::string_view key, std::string value) {
+  cleared_.Step();
   std::string slot = Slot(cf, key);
   Row& row = rows_[slot];
   row.value = std::move(value);
@@ -65,7 +66,7 @@ std::vector<Mutation> StagedState::TakeDirty() {
 }
 
 void StagedState::Clear() {
-  rows_.clear();
+  cleared_.Take(&rows_);
   dirty_.clear();
 }
 
