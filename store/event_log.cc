@@ -395,6 +395,11 @@ Status EventLog::WaitFor(uint64_t ticket) {
   return impl_->failure;
 }
 
+bool EventLog::Settled(uint64_t ticket) const {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  return impl_->durable_ticket >= ticket || (impl_->failed_ticket != 0 && ticket >= impl_->failed_ticket);
+}
+
 Status EventLog::CopyTo(const std::string& dest, uint64_t* records) const {
   std::error_code ec;
   if (fs::exists(dest, ec) && !fs::is_empty(dest, ec)) {

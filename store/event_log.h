@@ -109,6 +109,9 @@ class EventLog {
   // After a failed write the log refuses every later Step: what the caller
   // holds in memory no longer matches the disk, so it must reopen.
   Status WaitFor(uint64_t ticket);
+  // True when WaitFor(ticket) would return at once: the Step is durable or
+  // the log has failed (WaitFor then says why). Does not block.
+  bool Settled(uint64_t ticket) const;
   Status Append(Step step) { return WaitFor(Submit(std::move(step))); }
   // Blocks until every Step submitted so far is durable.
   Status Flush();

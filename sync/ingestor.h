@@ -30,9 +30,10 @@ struct IngestOptions {
   // incident's events recurs it instead of opening a new one.
   int64_t recurrence_window_us = 24LL * 3600 * 1000000;
   FingerprintFields fingerprint;
-  // Staged rows kept in memory before waiting for the disk and dropping them;
-  // bounds memory on large ingests.
-  size_t max_staged_rows = 50000;
+  // Staged rows kept in memory before they are sealed, to be dropped once
+  // durable; at most two such generations are held, which bounds memory on
+  // large ingests.
+  size_t max_staged_rows = 25000;
   // How much of a rejected line the log keeps as evidence.
   size_t max_rejected_text = 4096;
 };

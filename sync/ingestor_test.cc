@@ -289,6 +289,65 @@ TEST_F(SmallStagingTest, DroppingStagedRowsKeepsDuplicatesAndRecurrencesRight) {
   EXPECT_TRUE(log_->Get(Cf::kIncidents, "inc_00000005", &v).IsNotFound());
 }
 
+// Submits without waiting between batches, as the webhook does: staged rows
+// are sealed while their Step may still be on its way to the disk, and must
+// keep answering "duplicate" and "recurrence" until it is there.
+TEST_F(SmallStagingTest, SealedRowsAnswerUntilDurableWhenNobodyWaits) {
+  std::vector<uint64_t> tickets;
+  std::vector<std::vector<IngestResult>> results;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 60; ++i) {
+      std::vector<IngestLine> lines = {{EventJson("evt_" + std::to_string(i), "2026-03-20T10:00:00Z",
+                                                  "u" + std::to_string(i % 4) + "@x.y"),
+                                        1, ""}};
+      results.emplace_back();
+      uint64_t ticket = 0;
+      ASSERT_TRUE(ingestor_->Submit(lines, "test", &results.back(), &ticket).ok());
+      tickets.push_back(ticket);
+    }
+  }
+  ASSERT_TRUE(log_->Flush().ok());
+  for (size_t k = 0; k < results.size(); ++k) {
+    ASSERT_EQ(results[k].size(), 1u);
+    EXPECT_EQ(results[k][0].kind, k < 60 ? IngestResult::Kind::kAccepted : IngestResult::Kind::kDuplicate) << k;
+  }
+  EXPECT_EQ(Find("inc_00000001").occurrences, 15u);
+  std::string v;
+  EXPECT_TRUE(log_->Get(Cf::kIncidents, "inc_00000005", &v).IsNotFound());
+}
+
+TEST(StagedState, ASealedGenerationIsReadUnderNewerRowsUntilDropped) {
+  testing::TempDir dir;
+  auto log = EventLog::OpenForWrite(dir.path());
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  StagedState s(log->get());
+  s.Put(Cf::kMeta, "a", "old-a");
+  s.Put(Cf::kMeta, "b", "old-b");
+  s.Erase(Cf::kMeta, "gone");
+  s.TakeDirty();
+  s.Seal(7);
+  EXPECT_TRUE(s.has_sealed());
+  EXPECT_EQ(s.sealed_ticket(), 7u);
+  EXPECT_EQ(s.size(), 0u);
+  s.Put(Cf::kMeta, "a", "new-a");
+  std::string v;
+  bool found = false;
+  ASSERT_TRUE(s.Get(Cf::kMeta, "a", &v, &found).ok());
+  EXPECT_TRUE(found);
+  EXPECT_EQ(v, "new-a");  // the newer generation first
+  ASSERT_TRUE(s.Get(Cf::kMeta, "b", &v, &found).ok());
+  EXPECT_TRUE(found);
+  EXPECT_EQ(v, "old-b");  // then the sealed one
+  ASSERT_TRUE(s.Get(Cf::kMeta, "gone", &v, &found).ok());
+  EXPECT_FALSE(found);    // an erase is remembered while sealed
+  s.DropSealed();
+  EXPECT_FALSE(s.has_sealed());
+  ASSERT_TRUE(s.Get(Cf::kMeta, "b", &v, &found).ok());
+  EXPECT_FALSE(found);    // the store does not have it: this test never wrote it
+  ASSERT_TRUE(s.Get(Cf::kMeta, "a", &v, &found).ok());
+  EXPECT_EQ(v, "new-a");
+}
+
 }  // namespace
 }  // namespace noxsync
 

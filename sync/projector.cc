@@ -1,5 +1,7 @@
 #include "sync/projector.h"
 
+#include <cassert>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
@@ -25,10 +27,16 @@ std::string StagedState::Slot(Cf cf, std::string_view key) {
 }
 
 Status StagedState::Get(Cf cf, std::string_view key, std::string* value, bool* found) {
-  auto it = rows_.find(Slot(cf, key));
-  if (it != rows_.end()) {
-    *found = !it->second.erased;
-    if (*found) *value = it->second.value;
+  std::string slot = Slot(cf, key);
+  const Row* row = nullptr;
+  if (auto it = rows_.find(slot); it != rows_.end()) {
+    row = &it->second;
+  } else if (has_sealed_) {
+    if (auto st = sealed_.find(slot); st != sealed_.end()) row = &st->second;
+  }
+  if (row != nullptr) {
+    *found = !row->erased;
+    if (*found) *value = row->value;
     return Status::Ok();
   }
   Status s = log_->Get(cf, key, value);
@@ -67,7 +75,23 @@ std::vector<Mutation> StagedState::TakeDirty() {
 
 void StagedState::Clear() {
   cleared_.Take(&rows_);
+  DropSealed();
   dirty_.clear();
+}
+
+void StagedState::Seal(uint64_t ticket) {
+  assert(!has_sealed_ && dirty_.empty());
+  sealed_ = std::move(rows_);
+  rows_ = {};
+  has_sealed_ = true;
+  sealed_ticket_ = ticket;
+}
+
+void StagedState::DropSealed() {
+  if (!has_sealed_) return;
+  cleared_.Take(&sealed_);
+  has_sealed_ = false;
+  sealed_ticket_ = 0;
 }
 
 std::string EncodeFingerprintLatest(const FingerprintLatest& f) {

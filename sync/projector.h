@@ -110,6 +110,16 @@ class StagedState {
   // freed a few at a time by the Puts that follow.
   void Clear();
 
+  // Sets every staged row aside as one sealed generation, still read but no
+  // longer written, so a writer can go on while the Step holding them (and
+  // every earlier one) reaches the disk; only rows already taken may be
+  // sealed. One generation at most: seal again only after DropSealed.
+  void Seal(uint64_t ticket);
+  bool has_sealed() const { return has_sealed_; }
+  uint64_t sealed_ticket() const { return sealed_ticket_; }
+  // Forgets the sealed generation; only once its ticket is durable.
+  void DropSealed();
+
  private:
   static std::string Slot(Cf cf, std::string_view key);
   struct Row {
@@ -119,6 +129,9 @@ class StagedState {
   };
   const EventLog* log_;
   std::unordered_map<std::string, Row> rows_;
+  std::unordered_map<std::string, Row> sealed_;
+  bool has_sealed_ = false;
+  uint64_t sealed_ticket_ = 0;
   std::vector<std::string> dirty_;
   GradualFree<std::unordered_map<std::string, Row>> cleared_;
 };
