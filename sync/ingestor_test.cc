@@ -293,7 +293,6 @@ TEST_F(SmallStagingTest, DroppingStagedRowsKeepsDuplicatesAndRecurrencesRight) {
 // are sealed while their Step may still be on its way to the disk, and must
 // keep answering "duplicate" and "recurrence" until it is there.
 TEST_F(SmallStagingTest, SealedRowsAnswerUntilDurableWhenNobodyWaits) {
-  std::vector<uint64_t> tickets;
   std::vector<std::vector<IngestResult>> results;
   for (int round = 0; round < 3; ++round) {
     for (int i = 0; i < 60; ++i) {
@@ -303,7 +302,6 @@ TEST_F(SmallStagingTest, SealedRowsAnswerUntilDurableWhenNobodyWaits) {
       results.emplace_back();
       uint64_t ticket = 0;
       ASSERT_TRUE(ingestor_->Submit(lines, "test", &results.back(), &ticket).ok());
-      tickets.push_back(ticket);
     }
   }
   ASSERT_TRUE(log_->Flush().ok());
@@ -347,12 +345,6 @@ TEST(StagedState, ASealedGenerationIsReadUnderNewerRowsUntilDropped) {
   ASSERT_TRUE(s.Get(Cf::kMeta, "a", &v, &found).ok());
   EXPECT_EQ(v, "new-a");
 }
-
-}  // namespace
-}  // namespace noxsync
-
-namespace noxsync {
-namespace {
 
 TEST(GradualFree, FreesAFewEntriesPerStepAndAllOfAnEarlierTakeOnTheNext) {
   std::unordered_map<int, std::string> m;
