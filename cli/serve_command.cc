@@ -454,10 +454,11 @@ class Api {
     bool write = req.method == "POST";
     if (!write && req.method != "GET") return respond(MethodNotAllowed("GET, POST"));
     if (auto denied = Authorize(req, write ? Role::kOperate : Role::kRead)) return respond(*denied);
-    if (std::vector<std::string> parts = PathParts(p); !write && parts.size() == 3 && parts[1] == "reports") {
+    std::vector<std::string> parts = PathParts(p);
+    if (!write && parts.size() == 3 && parts[1] == "reports") {
       return QueueReport(std::move(req), parts[2], std::move(respond));
     }
-    respond(Route(req));
+    respond(Route(req, parts));
   }
 
  private:
@@ -636,8 +637,7 @@ class Api {
     return JsonResponse(ok ? 200 : 503, json::object{{"ready", ok}, {"problems", std::move(problems)}});
   }
 
-  HttpResponse Route(const HttpRequest& req) {
-    std::vector<std::string> parts = PathParts(req.path);
+  HttpResponse Route(const HttpRequest& req, const std::vector<std::string>& parts) {
     bool get = req.method == "GET";
     if (parts.size() == 2 && parts[1] == "incidents" && get) return ListIncidents(req);
     if (parts.size() == 3 && parts[1] == "incidents" && get) return OneIncident(parts[2]);
