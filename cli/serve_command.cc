@@ -78,29 +78,6 @@ HttpResponse ErrorResponse(int status, const std::string& message) {
   return JsonResponse(status, json::object{{"error", message}});
 }
 
-// OpenSSL 3 looks an algorithm up by name on every implicit use (EVP_sha256(),
-// HMAC()); on the webhook path that lookup cost more than the hashing. The
-// algorithms are fetched once and contexts reused.
-const EVP_MD* FetchedSha256() {
-  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return md;
-}
-
-std::array<unsigned char, 32> Sha256(std::string_view data) {
-  struct Ctx {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    ~Ctx() { EVP_MD_CTX_free(ctx); }
-  };
-  thread_local Ctx c;
-  std::array<unsigned char, 32> out{};
-  unsigned int len = 0;
-  if (FetchedSha256() == nullptr || c.ctx == nullptr || !EVP_DigestInit_ex(c.ctx, FetchedSha256(), nullptr) ||
-      !EVP_DigestUpdate(c.ctx, data.data(), data.size()) || !EVP_DigestFinal_ex(c.ctx, out.data(), &len)) {
-    std::abort();  // an OpenSSL without SHA-256 cannot check a token at all
-  }
-  return out;
-}
-
 std::string Hex(const unsigned char* p, size_t n) {
   static const char* d = "0123456789abcdef";
   std::string out(n * 2, '0');
@@ -392,7 +369,7 @@ struct ServeState {
   const Clock* clock = nullptr;
   std::atomic<bool> shutting_down{false};
   std::atomic<bool> store_failed{false};
-  std::vector<std::array<unsigned char, 32>> token_digests;  // SHA-256 of each token, for constant-time compare
+  std::vector<Hash> token_digests;  // SHA-256 of each token, for constant-time compare
   const WebhookSigner* signer = nullptr;                     // keyed with the webhook secret
 };
 

@@ -54,10 +54,8 @@ std::string CanonicalBytes(const LogRecord& r) {
   return out;
 }
 
-namespace {
-// OpenSSL 3 looks the algorithm up on every implicit use; fetch it once and
-// keep one context per thread, since hashing sits on the append path.
-Hash HashOver(const Hash& prev, std::string_view canonical) {
+// Fetched once, one context per thread: hashing sits on the append path.
+Hash Sha256(std::string_view first, std::string_view second) {
   static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   struct Ctx {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -67,12 +65,17 @@ Hash HashOver(const Hash& prev, std::string_view canonical) {
   Hash h;
   unsigned int len = 0;
   if (kSha256 == nullptr || c.ctx == nullptr || !EVP_DigestInit_ex(c.ctx, kSha256, nullptr) ||
-      !EVP_DigestUpdate(c.ctx, prev.data(), prev.size()) ||
-      !EVP_DigestUpdate(c.ctx, canonical.data(), canonical.size()) ||
+      !EVP_DigestUpdate(c.ctx, first.data(), first.size()) ||
+      !EVP_DigestUpdate(c.ctx, second.data(), second.size()) ||
       !EVP_DigestFinal_ex(c.ctx, h.data(), &len)) {
     std::abort();  // OpenSSL without SHA-256 cannot keep a chain at all
   }
   return h;
+}
+
+namespace {
+Hash HashOver(const Hash& prev, std::string_view canonical) {
+  return Sha256(std::string_view(reinterpret_cast<const char*>(prev.data()), prev.size()), canonical);
 }
 }  // namespace
 

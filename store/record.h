@@ -34,6 +34,9 @@ std::string CanonicalBytes(const LogRecord& r);
 
 // SHA-256(prev_hash ‖ CanonicalBytes(r)).
 Hash ComputeHash(const LogRecord& r);
+// SHA-256 of first ‖ second, with the algorithm fetched once and a context
+// per thread (OpenSSL 3 looks it up by name on every implicit use).
+Hash Sha256(std::string_view first, std::string_view second = {});
 
 // The stored value: canonical ‖ prev_hash ‖ hash.
 std::string EncodeRecord(const LogRecord& r);
