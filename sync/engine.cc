@@ -252,15 +252,21 @@ Status SyncEngine::PlanIncident(const LogRecord& opened, const std::string& even
 
 Status SyncEngine::PlanRecurrence(const LogRecord& recurred, Step* step) {
   if (config_.recurrence_comment_interval_us <= 0) return Status::Ok();
+  // The incident (a read and a JSON parse) only once a comment is due: most
+  // recurrences fall inside the interval, or have no ticket yet.
   Incident inc;
-  bool found = false;
-  if (Status s = projector_.FindIncident(recurred.incident, &inc, &found); !s.ok() || !found) return Status::Ok();
+  bool read = false, found = false;
   for (const auto& backend : backend_names_) {
     TicketRow row;
     bool have = false;
     if (Status s = projector_.FindTicket(recurred.incident, backend, &row, &have); !s.ok()) return s;
     if (!have || row.state != "created") continue;
     if (recurred.time_us - row.last_recurrence_comment_us < config_.recurrence_comment_interval_us) continue;
+    if (!read) {
+      read = true;
+      if (Status s = projector_.FindIncident(recurred.incident, &inc, &found); !s.ok()) return Status::Ok();
+    }
+    if (!found) return Status::Ok();
     std::string text = "The incident recurred: " + std::to_string(inc.occurrences) + " events so far, the latest " +
                        inc.last_event_id + " at " + FormatTimestamp(inc.last_seen_us) + ".";
     std::string payload;
