@@ -7,7 +7,9 @@ namespace noxsync {
 namespace json = boost::json;
 
 Ingestor::Ingestor(EventLog* log, const Clock* clock, IngestOptions options)
-    : log_(log), clock_(clock), options_(options), staged_(log), projector_(&staged_) {}
+    : log_(log), clock_(clock), options_(options), staged_(log), projector_(&staged_) {
+  staged_.set_expected_rows(options_.max_staged_rows);
+}
 
 Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view source,
                         std::vector<IngestResult>* results, uint64_t* ticket) {
@@ -124,7 +126,7 @@ Status Ingestor::Decide(const NoxysEvent& ev, std::string_view text, Step* step,
     step->records.push_back({now, record_type::kEventReceived, incident_id, std::string(text)});
     step->records.push_back({now, record_type::kIncidentRecurred, incident_id, RecurredPayload(f)});
     if (Status s = projector_.OnEventReceived(incident_id, ev.event_id); !s.ok()) return s;
-    if (Status s = projector_.OnIncidentRecurred(now, incident_id, f); !s.ok()) return s;
+    if (Status s = projector_.OnIncidentRecurred(now, std::move(inc), f); !s.ok()) return s;
     res->incident = std::move(incident_id);
     res->opened = false;
     return Status::Ok();

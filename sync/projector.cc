@@ -18,16 +18,15 @@ namespace {
 constexpr const char* kMetaIncidentCount = "incident_count";
 }
 
-std::string StagedState::Slot(Cf cf, std::string_view key) {
-  std::string s;
-  s.reserve(key.size() + 1);
-  s.push_back(static_cast<char>(cf));
-  s.append(key);
-  return s;
+const std::string& StagedState::Slot(Cf cf, std::string_view key) {
+  probe_.clear();
+  probe_.push_back(static_cast<char>(cf));
+  probe_.append(key);
+  return probe_;
 }
 
 Status StagedState::Get(Cf cf, std::string_view key, std::string* value, bool* found) {
-  std::string slot = Slot(cf, key);
+  const std::string& slot = Slot(cf, key);
   const Row* row = nullptr;
   if (auto it = rows_.find(slot); it != rows_.end()) {
     row = &it->second;
@@ -44,28 +43,30 @@ Status StagedState::Get(Cf cf, std::string_view key, std::string* value, bool* f
   return s.IsNotFound() ? Status::Ok() : s;
 }
 
-void StagedState::Put(Cf cf, std::string_view key, std::string value) {
+StagedState::Row& StagedState::Stage(Cf cf, std::string_view key, std::string value) {
   cleared_.Step();
-  std::string slot = Slot(cf, key);
-  Row& row = rows_[slot];
+  if (rows_.empty()) rows_.reserve(reserve_);
+  auto [it, inserted] = rows_.try_emplace(Slot(cf, key));
+  Row& row = it->second;
   row.value = std::move(value);
   row.erased = false;
   if (!row.dirty) {
     row.dirty = true;
-    dirty_.push_back(std::move(slot));
+    dirty_.push_back(&*it);  // a node's address survives rehashing
   }
+  return row;
 }
 
-void StagedState::Erase(Cf cf, std::string_view key) {
-  Put(cf, key, "");
-  rows_[Slot(cf, key)].erased = true;
-}
+void StagedState::Put(Cf cf, std::string_view key, std::string value) { Stage(cf, key, std::move(value)); }
+
+void StagedState::Erase(Cf cf, std::string_view key) { Stage(cf, key, "").erased = true; }
 
 std::vector<Mutation> StagedState::TakeDirty() {
   std::vector<Mutation> out;
   out.reserve(dirty_.size());
-  for (const std::string& slot : dirty_) {
-    Row& row = rows_[slot];
+  for (Rows::value_type* node : dirty_) {
+    const std::string& slot = node->first;
+    Row& row = node->second;
     row.dirty = false;
     out.push_back({static_cast<Cf>(slot[0]), slot.substr(1), row.value, row.erased});
   }
@@ -169,8 +170,8 @@ Status Projector::OnIncidentOpened(int64_t time_us, std::string_view id, const O
   inc.occurrences = 1;
   inc.first_event_id = inc.last_event_id = f.event_id;
   inc.opened_at_us = inc.updated_at_us = time_us;
-  PutIncident(inc);
   PutFingerprint(inc);
+  PutIncident(std::move(inc));
   uint64_t count = 0;
   if (Status s = IncidentCount(&count); !s.ok()) return s;
   state_->Put(Cf::kMeta, kMetaIncidentCount, std::to_string(count + 1));
@@ -182,6 +183,10 @@ Status Projector::OnIncidentRecurred(int64_t time_us, std::string_view id, const
   bool found = false;
   if (Status s = FindIncident(id, &inc, &found); !s.ok()) return s;
   if (!found) return Status::Corruption("incident.recurred for unknown incident " + std::string(id));
+  return OnIncidentRecurred(time_us, std::move(inc), f);
+}
+
+Status Projector::OnIncidentRecurred(int64_t time_us, Incident inc, const RecurredFacts& f) {
   inc.occurrences = f.occurrences;
   inc.last_event_id = f.event_id;
   inc.first_seen_us = std::min(inc.first_seen_us, f.event_time_us);
@@ -191,8 +196,8 @@ Status Projector::OnIncidentRecurred(int64_t time_us, std::string_view id, const
     inc.severity = std::max(inc.severity, SeverityForRisk(f.risk_ppm));
   }
   inc.updated_at_us = time_us;
-  PutIncident(inc);
   PutFingerprint(inc);
+  PutIncident(std::move(inc));
   return Status::Ok();
 }
 
@@ -319,8 +324,8 @@ Status Projector::OnSyncRecord(int64_t time_us, std::string_view type, std::stri
     if (!found) return Status::Corruption("incident.auto_resolved for unknown incident " + std::string(incident));
     inc.status = IncidentStatus::kResolved;
     inc.updated_at_us = time_us;
-    PutIncident(inc);
     PutFingerprint(inc);
+    PutIncident(std::move(inc));
     return Status::Ok();
   }
   if (type == rt::kSlaBreached) {
@@ -398,15 +403,16 @@ Status Projector::OnSyncRecord(int64_t time_us, std::string_view type, std::stri
     if (!found) return Status::Corruption("ticket.status_changed for unknown incident " + std::string(incident));
     inc.status = to;
     inc.updated_at_us = time_us;
-    PutIncident(inc);
     PutFingerprint(inc);
+    PutIncident(std::move(inc));
   }
   return Status::Ok();
 }
 
-void Projector::PutIncident(const Incident& inc) {
+void Projector::PutIncident(Incident inc) {
   state_->Put(Cf::kIncidents, inc.id, IncidentToJson(inc));
-  incidents_.Put(inc.id, inc);
+  std::string id = inc.id;
+  incidents_.Put(id, std::move(inc));
 }
 
 void Projector::PutFingerprint(const Incident& inc) {
@@ -428,8 +434,7 @@ void Projector::ForgetAll() {
 template <class V, class Decode>
 Status Projector::ReadThrough(RecentMap<V>* cache, Cf cf, std::string_view key, V* out, bool* found,
                               Decode decode) {
-  std::string k(key);
-  if (const V* cached = cache->Find(k)) {
+  if (const V* cached = cache->Find(key)) {
     *out = *cached;
     *found = true;
     return Status::Ok();
@@ -437,7 +442,7 @@ Status Projector::ReadThrough(RecentMap<V>* cache, Cf cf, std::string_view key, 
   std::string v;
   if (Status s = state_->Get(cf, key, &v, found); !s.ok() || !*found) return s;
   if (Status s = decode(v, out); !s.ok()) return s;
-  cache->Put(k, *out);
+  cache->Put(std::string(key), *out);
   return Status::Ok();
 }
 

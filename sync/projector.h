@@ -99,6 +99,10 @@ class StagedState {
   // `log` must outlive this object.
   explicit StagedState(const EventLog* log) : log_(log) {}
 
+  // Rows staged before a Seal or Clear; the table is sized for this many at
+  // once, so it does not rehash (touching every row) as it fills.
+  void set_expected_rows(size_t n) { reserve_ = n; }
+
   // Staged value if any, else the store's. *found false when neither has it.
   Status Get(Cf cf, std::string_view key, std::string* value, bool* found);
   void Put(Cf cf, std::string_view key, std::string value);
@@ -121,19 +125,25 @@ class StagedState {
   void DropSealed();
 
  private:
-  static std::string Slot(Cf cf, std::string_view key);
   struct Row {
     std::string value;
     bool dirty = false;
     bool erased = false;
   };
+  using Rows = std::unordered_map<std::string, Row>;
+  // The table's key for (cf, key), built in probe_: no allocation per read.
+  const std::string& Slot(Cf cf, std::string_view key);
+  Row& Stage(Cf cf, std::string_view key, std::string value);
+
   const EventLog* log_;
-  std::unordered_map<std::string, Row> rows_;
-  std::unordered_map<std::string, Row> sealed_;
+  std::string probe_;
+  size_t reserve_ = 0;
+  Rows rows_;
+  Rows sealed_;
   bool has_sealed_ = false;
   uint64_t sealed_ticket_ = 0;
-  std::vector<std::string> dirty_;
-  GradualFree<std::unordered_map<std::string, Row>> cleared_;
+  std::vector<Rows::value_type*> dirty_;  // rows of rows_, in the order first changed
+  GradualFree<Rows> cleared_;
 };
 
 // The facts of incident.opened / incident.recurred payloads.
@@ -186,6 +196,8 @@ class Projector {
   Status OnEventReceived(std::string_view incident, std::string_view event_id);
   Status OnIncidentOpened(int64_t time_us, std::string_view incident, const OpenedFacts& f);
   Status OnIncidentRecurred(int64_t time_us, std::string_view incident, const RecurredFacts& f);
+  // The same, for a caller that has just read the incident (FindIncident).
+  Status OnIncidentRecurred(int64_t time_us, Incident inc, const RecurredFacts& f);
   // The sync engine's records: the same fold live and on rebuild. `payload`
   // is the record's JSON payload.
   Status OnSyncRecord(int64_t time_us, std::string_view type, std::string_view incident, std::string_view payload);
@@ -207,7 +219,7 @@ class Projector {
   Status IncidentCount(uint64_t* count);
 
  private:
-  void PutIncident(const Incident& inc);
+  void PutIncident(Incident inc);
   void PutFingerprint(const Incident& inc);
 
   // A bounded map that keeps what was used recently: two generations, the
@@ -216,20 +228,21 @@ class Projector {
   class RecentMap {
    public:
     explicit RecentMap(size_t capacity) : half_(capacity / 2) {}
-    const V* Find(const std::string& key) {
+    const V* Find(std::string_view key) {
       if (auto it = young_.find(key); it != young_.end()) return &it->second;
       auto it = old_.find(key);
       if (it == old_.end()) return nullptr;
-      return &Put(key, std::move(it->second));
+      return &Put(it->first, std::move(it->second));
     }
-    V& Put(const std::string& key, V value) {
+    V& Put(std::string key, V value) {
       dropped_.Step();
       if (young_.size() >= half_) {
         dropped_.Take(&old_);
         old_ = std::move(young_);
         young_ = {};
       }
-      return young_[key] = std::move(value);
+      if (young_.empty()) young_.reserve(half_);
+      return young_.insert_or_assign(std::move(key), std::move(value)).first->second;
     }
     void Clear() {  // a full forget, rare: freed at once
       young_.clear();
@@ -237,9 +250,15 @@ class Projector {
     }
 
    private:
+    // Looked up by string_view, without building a std::string per read.
+    struct Hash {
+      using is_transparent = void;
+      size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+    };
+    using Map = std::unordered_map<std::string, V, Hash, std::equal_to<>>;
     size_t half_;
-    std::unordered_map<std::string, V> young_, old_;
-    GradualFree<std::unordered_map<std::string, V>> dropped_;
+    Map young_, old_;
+    GradualFree<Map> dropped_;
   };
 
   template <class V, class Decode>
