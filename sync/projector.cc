@@ -411,8 +411,8 @@ Status Projector::OnSyncRecord(int64_t time_us, std::string_view type, std::stri
 
 void Projector::PutIncident(Incident inc) {
   state_->Put(Cf::kIncidents, inc.id, IncidentToJson(inc));
-  std::string id = inc.id;
-  incidents_.Put(id, std::move(inc));
+  std::string id = inc.id;  // not inc.id in the call: the order arguments are built in is unspecified
+  incidents_.Put(std::move(id), std::move(inc));
 }
 
 void Projector::PutFingerprint(const Incident& inc) {
