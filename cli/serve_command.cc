@@ -78,6 +78,13 @@ HttpResponse ErrorResponse(int status, const std::string& message) {
   return JsonResponse(status, json::object{{"error", message}});
 }
 
+// 503 with Retry-After: for a refusal that passes (shutting down, a full queue).
+HttpResponse RetryLater(const std::string& message) {
+  HttpResponse r = ErrorResponse(503, message);
+  r.headers.emplace_back("Retry-After", "5");
+  return r;
+}
+
 std::string Hex(const unsigned char* p, size_t n) {
   static const char* d = "0123456789abcdef";
   std::string out(n * 2, '0');
@@ -501,9 +508,7 @@ class Api {
 
   void Events(HttpRequest req, Responder respond) {
     if (s_->shutting_down) {
-      HttpResponse r = ErrorResponse(503, "noxsync is shutting down; send again to the next instance");
-      r.headers.emplace_back("Retry-After", "5");
-      return respond(r);
+      return respond(RetryLater("noxsync is shutting down; send again to the next instance"));
     }
     if (auto bad = CheckSignature(req)) return respond(*bad);
     std::string type = req.Header("content-type");
@@ -776,17 +781,13 @@ class Api {
     auto shared = std::make_shared<HttpRequest>(std::move(req));
     bool queued = s_->reports->TryPost([this, shared, view, respond](bool run) {
       if (!run) {
-        HttpResponse r = ErrorResponse(503, "noxsync is shutting down; ask the next instance for the report");
-        r.headers.emplace_back("Retry-After", "5");
-        return respond(r);
+        return respond(RetryLater("noxsync is shutting down; ask the next instance for the report"));
       }
       respond(Reports(*shared, view));
     });
     if (!queued) {
-      HttpResponse r = ErrorResponse(503, std::to_string(kMaxWaitingReports) +
-                                              " reports are already waiting for their turn; ask again in a few seconds");
-      r.headers.emplace_back("Retry-After", "5");
-      respond(r);
+      respond(RetryLater(std::to_string(kMaxWaitingReports) +
+                         " reports are already waiting for their turn; ask again in a few seconds"));
     }
   }
 
