@@ -10,9 +10,10 @@
 #include <set>
 #include <thread>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
@@ -87,12 +88,22 @@ bool HttpRequest::HasQuery(std::string_view name) const {
 
 class Session;
 
-struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
-  asio::io_context ioc;
-  // Keeps the threads running while every connection waits on a handler
+// One io_context per thread, each connection on one of them for its whole
+// life: a connection's handlers never run on two threads at once without a
+// strand, and the threads share no scheduler, timer queue or reactor lock.
+// With the threads sharing one io_context, waking each other and contending
+// for its locks cost about one futex call per request (perf trace).
+struct Loop {
+  asio::io_context ioc{1};
+  // Keeps the thread running while every connection waits on a handler
   // (a webhook waiting for the disk) and the acceptor is closed.
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
-  tcp::acceptor acceptor{ioc};
+};
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  std::vector<std::unique_ptr<Loop>> loops;  // one per thread; loops[0] also accepts
+  size_t next_loop = 0;                      // round robin; touched by the acceptor only
+  std::unique_ptr<tcp::acceptor> acceptor;
   ServerOptions options;
   Handler handler;
   Observer observer;
@@ -291,7 +302,8 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept(asio::make_strand(ioc), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+  asio::io_context& ioc = loops[next_loop++ % loops.size()]->ioc;
+  acceptor->async_accept(ioc, [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (self->stopping) return;
     if (!ec) {
       if (self->open >= self->options.max_connections) {
@@ -329,25 +341,27 @@ Status HttpServer::Start(const ServerOptions& options, Handler handler, Observer
   impl_->options = options;
   impl_->handler = std::move(handler);
   impl_->observer = std::move(observer);
+  for (int i = 0; i < std::max(1, options.threads); ++i) impl_->loops.push_back(std::make_unique<Loop>());
+  impl_->acceptor = std::make_unique<tcp::acceptor>(impl_->loops[0]->ioc);
   beast::error_code ec;
   auto address = asio::ip::make_address(options.host, ec);
   if (ec) return Status::InvalidArgument("service.listen: \"" + options.host + "\" is not an IP address");
   tcp::endpoint ep(address, static_cast<unsigned short>(options.port));
   std::string where = options.host + ":" + std::to_string(options.port);
-  impl_->acceptor.open(ep.protocol(), ec);
-  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl_->acceptor.bind(ep, ec);
-  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  impl_->acceptor->open(ep.protocol(), ec);
+  if (!ec) impl_->acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor->bind(ep, ec);
+  if (!ec) impl_->acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     return Status::Unavailable("cannot listen on " + where + ": " + ec.message() +
                                (ec == asio::error::address_in_use ? " (another process has the port; change service.listen)"
                                                                   : ""));
   }
   impl_->Accept();
-  for (int i = 0; i < std::max(1, options.threads); ++i) {
-    impl_->threads.emplace_back([impl = impl_] {
+  for (auto& loop : impl_->loops) {
+    impl_->threads.emplace_back([impl = impl_, ioc = &loop->ioc] {
       pthread_setname_np(pthread_self(), "nox-http");
-      impl->ioc.run();
+      ioc->run();
     });
   }
   return Status::Ok();
@@ -355,7 +369,8 @@ Status HttpServer::Start(const ServerOptions& options, Handler handler, Observer
 
 int HttpServer::port() const {
   beast::error_code ec;
-  auto ep = impl_->acceptor.local_endpoint(ec);
+  if (!impl_->acceptor) return 0;
+  auto ep = impl_->acceptor->local_endpoint(ec);
   return ec ? 0 : ep.port();
 }
 
@@ -366,9 +381,10 @@ void HttpServer::Shutdown(int64_t drain_ms) {
     impl_->shut_down = true;
   }
   impl_->stopping = true;
-  asio::post(impl_->ioc, [impl = impl_] {
+  if (impl_->loops.empty()) return;  // never started
+  asio::post(impl_->loops[0]->ioc, [impl = impl_] {
     beast::error_code ec;
-    impl->acceptor.close(ec);
+    impl->acceptor->close(ec);
   });
   std::vector<std::shared_ptr<Session>> sessions;
   {
@@ -383,8 +399,10 @@ void HttpServer::Shutdown(int64_t drain_ms) {
   if (impl_->in_flight > 0) {
     spdlog::warn("serve: {} request(s) still in flight after {} ms; closing", impl_->in_flight.load(), drain_ms);
   }
-  impl_->work.reset();
-  impl_->ioc.stop();
+  for (auto& loop : impl_->loops) {
+    loop->work.reset();
+    loop->ioc.stop();
+  }
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();
   }
