@@ -203,6 +203,7 @@ int RunVerify(const Argv& argv) {
   VerifyReport report;
   if (Status s = (*log)->VerifyChain(&report); !s.ok()) return Fail(kExitFailure, s.message());
   const bool intact = report.first_bad_seq == 0;
+  const bool index_ok = report.index_problem.empty();
   if (args.Has("--json")) {
     std::printf("{\"intact\":%s,\"records\":%llu,\"head_seq\":%llu,\"head\":\"%s\"", intact ? "true" : "false",
                 static_cast<unsigned long long>(report.records),
@@ -212,6 +213,11 @@ int RunVerify(const Argv& argv) {
       for (auto& c : problem) if (c == '"' || c == '\\') c = '\'';
       std::printf(",\"first_bad_seq\":%llu,\"problem\":\"%s\"", static_cast<unsigned long long>(report.first_bad_seq),
                   problem.c_str());
+    }
+    if (!index_ok) {
+      std::string problem = report.index_problem;
+      for (auto& c : problem) if (c == '"' || c == '\\') c = '\'';
+      std::printf(",\"index_problem\":\"%s\"", problem.c_str());
     }
     std::printf("}\n");
   } else if (intact) {
@@ -223,7 +229,11 @@ int RunVerify(const Argv& argv) {
     std::printf("records 1..%llu are intact; restore the store from a backup that verifies\n",
                 static_cast<unsigned long long>(report.first_bad_seq - 1));
   }
-  return intact ? kExitOk : kExitFailure;
+  if (!index_ok && !args.Has("--json")) {
+    // The chain may be intact, but an audit query by time would skip records.
+    std::printf("%s; run `noxsync replay --rebuild` to rewrite it\n", report.index_problem.c_str());
+  }
+  return intact && index_ok ? kExitOk : kExitFailure;
 }
 
 namespace {

@@ -842,6 +842,13 @@ class Api {
       }
       limit = std::stoull(l);
     }
+    if (since != INT64_MIN) {
+      // Records before this seq are all older than `since` (the store's time
+      // index): the first page starts near the range instead of at seq 1.
+      uint64_t start = 1;
+      if (Status s = s_->log->SeqForTime(since, &start); !s.ok()) return StoreError(s);
+      from = std::max(from, start);
+    }
     HttpResponse r;
     r.content_type = "application/x-ndjson";
     // At most `limit` records and max_scan_rows examined: times may step

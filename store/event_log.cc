@@ -16,6 +16,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <charconv>
 #include <atomic>
 #include <cassert>
 #include <condition_variable>
@@ -36,6 +37,25 @@ constexpr const char* kCfNames[kCfCount] = {
 constexpr const char* kDefaultCf = "default";
 constexpr const char* kMetaChainHead = "chain_head";
 constexpr const char* kMetaSchema = "schema_version";
+// The time index: for each bucket of kTimeBucket seqs (bucket b holds seqs
+// b*kTimeBucket+1 .. (b+1)*kTimeBucket), the latest record time in it,
+// written with the bucket's last record. Times may step back (two writers,
+// a clock set back), so a bucket's maximum, not its first time, is what
+// says every record in it is older than a given time.
+constexpr const char* kMetaTimeMaxPrefix = "time_max/";
+constexpr uint64_t kTimeBucket = 4096;
+
+std::string TimeMaxKey(uint64_t bucket) { return kMetaTimeMaxPrefix + SeqKey(bucket); }
+
+// Folds one record's time into its bucket's maximum; at the bucket's last
+// record, puts the bucket's row in `batch` and starts the next bucket.
+void NoteRecordTime(uint64_t seq, int64_t time_us, int64_t* bucket_max, rocksdb::WriteBatch* batch,
+                    rocksdb::ColumnFamilyHandle* meta) {
+  *bucket_max = std::max(*bucket_max, time_us);
+  if (seq % kTimeBucket != 0) return;
+  batch->Put(meta, TimeMaxKey(seq / kTimeBucket - 1), std::to_string(*bucket_max));
+  *bucket_max = INT64_MIN;
+}
 constexpr const char* kSchemaVersion = "1";
 constexpr const char* kLockFile = "noxsync.lock";
 
@@ -135,6 +155,7 @@ struct EventLog::Impl {
   Status failure;
   bool stopping = false;
   ChainHead head;                 // as of durable_ticket
+  int64_t bucket_max = INT64_MIN;  // of the time index's open bucket; writer only
   std::atomic<uint64_t> free_reserve{0};
   std::thread writer;
 
@@ -348,6 +369,16 @@ Result<std::unique_ptr<EventLog>> EventLog::OpenForWrite(const std::string& path
                               std::to_string(impl->head.seq) + " but the log ends at seq " +
                               std::to_string(last_seq) + "; run `noxsync verify` and restore from backup");
   }
+  // The time index's open bucket: the records after the last full one.
+  for (it->Seek(SeqKey(impl->head.seq / kTimeBucket * kTimeBucket + 1)); it->Valid(); it->Next()) {
+    LogRecord r;
+    if (Status s = DecodeRecord(it->value().ToStringView(), &r); !s.ok()) {
+      return Status::Corruption("store " + path + ": log record " + std::to_string(SeqFromKey(it->key().ToStringView())) +
+                                " is unreadable (" + s.message() + "); run `noxsync verify`");
+    }
+    impl->bucket_max = std::max(impl->bucket_max, r.time_us);
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the log of " + path);
   it.reset();
   std::string schema;
   rs = impl->db->Get(rocksdb::ReadOptions(), impl->H(Cf::kMeta), kMetaSchema, &schema);
@@ -514,6 +545,7 @@ Status EventLog::Impl::WriteGroup(std::deque<Step>* group, ChainHead* head_out) 
   }
   rocksdb::WriteBatch batch(bytes);
   ChainHead h = *head_out;
+  int64_t bmax = bucket_max;  // kept only if the group is written
   LogRecord r;
   for (Step& step : *group) {
     for (NewRecord& nr : step.records) {
@@ -525,6 +557,7 @@ Status EventLog::Impl::WriteGroup(std::deque<Step>* group, ChainHead* head_out) 
       r.prev_hash = h.hash;
       batch.Put(H(Cf::kLog), SeqKey(r.seq), SealRecord(&r));
       if (!r.incident.empty()) batch.Put(H(Cf::kByIncident), IncidentSeqKey(r.incident, r.seq), "");
+      NoteRecordTime(r.seq, r.time_us, &bmax, &batch, H(Cf::kMeta));
       h.seq = r.seq;
       h.hash = r.hash;
     }
@@ -543,9 +576,25 @@ Status EventLog::Impl::WriteGroup(std::deque<Step>* group, ChainHead* head_out) 
   rocksdb::Status s = db->Write(wo, &batch);
   if (!s.ok()) return FromRocks(s, "writing to store " + path);
   *head_out = h;
+  bucket_max = bmax;
   return Status::Ok();
 }
 
+
+Status EventLog::SeqForTime(int64_t since_us, uint64_t* from) const {
+  uint64_t bucket = 0;  // the first bucket not known to be older than since_us
+  Status s = Scan(Cf::kMeta, kMetaTimeMaxPrefix, [&](std::string_view k, std::string_view v) {
+    k.remove_prefix(std::strlen(kMetaTimeMaxPrefix));
+    if (k.size() != 8 || SeqFromKey(k) != bucket) return false;  // a gap: not known
+    int64_t max_us = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), max_us);
+    if (ec != std::errc() || end != v.data() + v.size() || max_us >= since_us) return false;
+    ++bucket;
+    return true;
+  });
+  *from = bucket * kTimeBucket + 1;
+  return s;
+}
 
 Status EventLog::Get(Cf cf, std::string_view key, std::string* value) const {
   rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->H(cf),
@@ -663,6 +712,7 @@ Status EventLog::VerifyChain(VerifyReport* report) const {
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->H(Cf::kLog)));
   Hash prev{};
   uint64_t expect = 1;
+  int64_t bucket_max = INT64_MIN;  // of the time index's current bucket
   LogRecord r;
   auto bad = [&](uint64_t seq, std::string why) {
     report->first_bad_seq = seq;
@@ -701,6 +751,19 @@ Status EventLog::VerifyChain(VerifyReport* report) const {
     prev = h;
     report->records = seq;
     report->head = {seq, h};
+    bucket_max = std::max(bucket_max, r.time_us);
+    if (seq % kTimeBucket == 0) {
+      if (report->index_problem.empty()) {
+        std::string row;
+        uint64_t bucket = seq / kTimeBucket - 1;
+        if (Get(Cf::kMeta, TimeMaxKey(bucket), &row).ok() && row != std::to_string(bucket_max)) {
+          report->index_problem = "the time index says the latest record of seqs " +
+                                  std::to_string(bucket * kTimeBucket + 1) + ".." + std::to_string(seq) +
+                                  " is timed " + row + " µs, the records say " + std::to_string(bucket_max);
+        }
+      }
+      bucket_max = INT64_MIN;
+    }
     if (impl_->writable && seq == claimed.seq) break;
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading log of " + impl_->path);
@@ -744,8 +807,12 @@ Status EventLog::RebuildDerived(
   rocksdb::WriteBatch batch;
   std::vector<Mutation> rows;
   Status fold_status;
+  // The time index is in kMeta, which is not dropped: its rows come out the
+  // same as the live writer's, and a store older than the index gets them.
+  int64_t bucket_max = INT64_MIN;
   Status s = ScanLog(1, [&](const LogRecord& r) {
     if (!r.incident.empty()) batch.Put(impl_->H(Cf::kByIncident), IncidentSeqKey(r.incident, r.seq), "");
+    NoteRecordTime(r.seq, r.time_us, &bucket_max, &batch, impl_->H(Cf::kMeta));
     rows.clear();
     fold_status = fold(r, &rows);
     if (!fold_status.ok()) return false;

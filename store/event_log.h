@@ -74,6 +74,10 @@ struct VerifyReport {
   ChainHead head;
   uint64_t first_bad_seq = 0;  // 0 when the chain is intact
   std::string problem;         // what is wrong at first_bad_seq
+  // The time index disagrees with the records it covers (it would make a
+  // `since` query skip records); "" when it agrees. The chain is unaffected:
+  // `replay --rebuild` rewrites the index.
+  std::string index_problem;
 };
 
 struct EventLogOptions {
@@ -143,6 +147,12 @@ class EventLog {
   // log's bytes this way: event.received, half the records, is most of them).
   Status ScanLog(uint64_t from, const std::function<bool(std::string_view type)>& want,
                  const std::function<bool(const LogRecord& record)>& fn) const;
+  // A seq to start from when looking for records timed at or after
+  // `since_us`: every record before it is older, by the time index the store
+  // keeps (the latest time in each block of 4,096 seqs). Where the index has
+  // no row yet (the open block, or a store written before the index until
+  // `replay --rebuild`), the answer is earlier, never later.
+  Status SeqForTime(int64_t since_us, uint64_t* from) const;
   Status ReadRecord(uint64_t seq, LogRecord* record) const;
   // The records of one incident, in seq order (through kByIncident).
   Status IncidentRecords(std::string_view incident, std::vector<LogRecord>* out) const;
