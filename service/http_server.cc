@@ -14,6 +14,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
@@ -246,19 +247,38 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Answer(HttpResponse res, bool keep_alive) {
     bool again = keep_alive && !server_->stopping;
-    auto out = std::make_shared<bhttp::response<bhttp::string_body>>();
-    out->version(11);
-    out->result(static_cast<unsigned>(res.status));
-    out->set(bhttp::field::server, "noxsync");
-    out->set(bhttp::field::content_type, res.content_type);
-    if (request_) out->set("X-Request-Id", request_->request_id);
-    for (const auto& [k, v] : res.headers) out->set(k, v);
-    out->body() = std::move(res.body);
-    out->keep_alive(again);
-    out->prepare_payload();
+    // Written out by hand into one buffer: Beast's response serializer cost
+    // a few µs per answer (a field list allocated per header, then walked
+    // through buffer-sequence iterators), and every answer here is a string.
+    auto out = std::make_shared<std::string>();
+    out->reserve(160 + res.content_type.size() + res.body.size());
+    *out += "HTTP/1.1 ";
+    *out += std::to_string(res.status);
+    *out += ' ';
+    *out += bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
+    *out += "\r\nServer: noxsync\r\nContent-Type: ";
+    *out += res.content_type;
+    if (request_) {
+      *out += "\r\nX-Request-Id: ";
+      *out += request_->request_id;
+    }
+    for (const auto& [k, v] : res.headers) {
+      // Handlers set fixed names and values; one carrying a line break
+      // would split the response, so it is dropped rather than sent.
+      if (k.find_first_of("\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) continue;
+      *out += "\r\n";
+      *out += k;
+      *out += ": ";
+      *out += v;
+    }
+    *out += "\r\nContent-Length: ";
+    *out += std::to_string(res.body.size());
+    if (!again) *out += "\r\nConnection: close";
+    *out += "\r\n\r\n";
+    *out += res.body;
     int status = res.status;
     stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
-    bhttp::async_write(stream_, *out, [self = shared_from_this(), out, again, status](beast::error_code ec, size_t) {
+    asio::async_write(stream_, asio::buffer(*out), [self = shared_from_this(), out, again, status](beast::error_code ec, size_t) {
       self->Done(status);
       if (ec || !again) return self->Close();
       self->ReadHeader();

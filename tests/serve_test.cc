@@ -331,6 +331,61 @@ TEST_F(Serve, ASlowClientDoesNotHoldUpTheOthers) {
   EXPECT_EQ(Stop(), 0);
 }
 
+// The answers as bytes on the wire: a status line with its reason, the
+// headers each route sets, a Content-Length that matches the body, two
+// requests sent at once answered in order on one connection, and
+// "Connection: close" (then the close) when the client asked for it.
+TEST_F(Serve, AnswersOnTheWireAreWellFormedHttp) {
+  Start();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string requests =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: first-1\r\n\r\n"
+      "GET /v1/incidents HTTP/1.1\r\nHost: x\r\nX-Request-Id: second-2\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::write(fd, requests.data(), requests.size()), static_cast<ssize_t>(requests.size()));
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string wire;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) wire.append(buf, static_cast<size_t>(n));
+  ::close(fd);  // read() returned 0: the server closed after the second answer
+
+  // Splits one answer off the front of `wire`, by its Content-Length.
+  auto next = [&wire](std::string* head, std::string* body) {
+    size_t end = wire.find("\r\n\r\n");
+    if (end == std::string::npos) return false;
+    *head = wire.substr(0, end + 2);
+    size_t cl = head->find("\r\nContent-Length: ");
+    if (cl == std::string::npos) return false;
+    size_t len = std::stoul(head->substr(cl + 18));
+    if (wire.size() < end + 4 + len) return false;
+    *body = wire.substr(end + 4, len);
+    wire.erase(0, end + 4 + len);
+    return true;
+  };
+  std::string head, body;
+  ASSERT_TRUE(next(&head, &body)) << wire;
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+  EXPECT_NE(head.find("\r\nServer: noxsync\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nContent-Type: application/json\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nX-Request-Id: first-1\r\n"), std::string::npos) << head;
+  EXPECT_EQ(head.find("Connection: close"), std::string::npos) << head;
+  EXPECT_FALSE(body.empty());
+
+  ASSERT_TRUE(next(&head, &body)) << wire;
+  EXPECT_EQ(head.rfind("HTTP/1.1 401 Unauthorized\r\n", 0), 0u) << head;
+  EXPECT_NE(head.find("\r\nWWW-Authenticate: Bearer realm=\"noxsync\"\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nX-Request-Id: second-2\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nConnection: close\r\n"), std::string::npos) << head;
+  EXPECT_NE(body.find("\"error\""), std::string::npos) << body;
+  EXPECT_EQ(wire, "");  // nothing after the last answer
+  EXPECT_EQ(Stop(), 0);
+}
+
 // Reports run on their own thread with a bounded queue: many at once get an
 // answer each (the report, or 503 with Retry-After once 4 wait), and the
 // webhook keeps being answered meanwhile.
