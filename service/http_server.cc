@@ -198,11 +198,16 @@ class Session : public std::enable_shared_from_this<Session> {
     req.remote = remote_;
     req.request_id = SafeRequestId(req.Header("x-request-id"));
     keep_alive_ = msg.keep_alive();
-    request_ = std::make_shared<HttpRequest>(std::move(req));
+    // Kept for the answer and the observer; the body and headers move on.
+    request_ = std::make_shared<HttpRequest>();
+    request_->method = req.method;
+    request_->path = req.path;
+    request_->remote = req.remote;
+    request_->request_id = req.request_id;
     stream_.expires_never();  // the handler may take its time (durable writes)
     auto self = shared_from_this();
     auto answered = std::make_shared<std::atomic<bool>>(false);
-    server_->handler(*request_, [self, answered](HttpResponse res) {
+    server_->handler(std::move(req), [self, answered](HttpResponse res) {
       if (answered->exchange(true)) return;
       asio::post(self->stream_.get_executor(),
                  [self, res = std::move(res)]() mutable { self->Answer(std::move(res), self->keep_alive_); });

@@ -52,7 +52,8 @@ struct HttpResponse {
 // Called exactly once per request, from any thread.
 using Responder = std::function<void(HttpResponse)>;
 using Handler = std::function<void(HttpRequest, Responder)>;
-// After each answered request: method, path, status, seconds taken.
+// After each answered request: status and seconds taken, with the request's
+// method, path, remote and request_id (its body and headers went to the handler).
 using Observer = std::function<void(const HttpRequest&, int status, double seconds)>;
 
 struct ServerOptions {
