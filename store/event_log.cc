@@ -16,9 +16,9 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <charconv>
 #include <atomic>
 #include <cassert>
+#include <charconv>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -37,6 +37,9 @@ constexpr const char* kCfNames[kCfCount] = {
 constexpr const char* kDefaultCf = "default";
 constexpr const char* kMetaChainHead = "chain_head";
 constexpr const char* kMetaSchema = "schema_version";
+constexpr const char* kSchemaVersion = "1";
+constexpr const char* kLockFile = "noxsync.lock";
+
 // The time index: for each bucket of kTimeBucket seqs (bucket b holds seqs
 // b*kTimeBucket+1 .. (b+1)*kTimeBucket), the latest record time in it,
 // written with the bucket's last record. Times may step back (two writers,
@@ -56,8 +59,6 @@ void NoteRecordTime(uint64_t seq, int64_t time_us, int64_t* bucket_max, rocksdb:
   batch->Put(meta, TimeMaxKey(seq / kTimeBucket - 1), std::to_string(*bucket_max));
   *bucket_max = INT64_MIN;
 }
-constexpr const char* kSchemaVersion = "1";
-constexpr const char* kLockFile = "noxsync.lock";
 
 std::string EncodeHead(const ChainHead& h) {
   std::string v = SeqKey(h.seq);
