@@ -393,12 +393,13 @@ std::vector<std::string> PathParts(const std::string& path) {
 
 // Which route a path is, for metrics labels: ids never become labels.
 std::string RouteOf(const std::string& method, const std::string& path) {
-  std::vector<std::string> parts = PathParts(path);
-  std::string r;
   if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/v1/events" || path == "/v1/incidents" ||
       path == "/v1/audit" || path == "/v1/audit/head") {
-    r = path;
-  } else if (parts.size() == 3 && parts[0] == "v1" && parts[1] == "incidents") {
+    return method + " " + path;  // every webhook: no split
+  }
+  std::vector<std::string> parts = PathParts(path);
+  std::string r;
+  if (parts.size() == 3 && parts[0] == "v1" && parts[1] == "incidents") {
     r = "/v1/incidents/{id}";
   } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "incidents") {
     r = "/v1/incidents/{id}/" + (parts[3] == "history" || parts[3] == "status" ? parts[3] : std::string("other"));
