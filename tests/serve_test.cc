@@ -343,14 +343,18 @@ TEST_F(Serve, ASlowClientDoesNotHoldUpTheOthers) {
 }
 
 // The answers as bytes on the wire: a status line with its reason, the
-// headers each route sets, a Content-Length that matches the body, two
-// requests sent at once answered in order on one connection, and
+// headers each route sets, a Content-Length that matches the body, three
+// requests sent at once (one with a body) answered in order on one
+// connection, and
 // "Connection: close" (then the close) when the client asked for it.
 TEST_F(Serve, AnswersOnTheWireAreWellFormedHttp) {
   Start();
   int fd = RawConnection();
   ASSERT_GE(fd, 0);
+  const std::string status_body = R"({"status":"Closed"})";
   std::string requests =
+      "POST /v1/incidents/inc_00000001/status HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: " + std::to_string(status_body.size()) + "\r\n\r\n" + status_body +
       "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: first-1\r\n\r\n"
       "GET /v1/incidents HTTP/1.1\r\nHost: x\r\nX-Request-Id: second-2\r\nConnection: close\r\n\r\n";
   ASSERT_EQ(::write(fd, requests.data(), requests.size()), static_cast<ssize_t>(requests.size()));
@@ -375,6 +379,10 @@ TEST_F(Serve, AnswersOnTheWireAreWellFormedHttp) {
   std::string head, body;
   // One header line, whole (not a prefix of a longer one).
   auto has = [&head](const std::string& line) { return head.find("\r\n" + line + "\r\n") != std::string::npos; };
+  // A body sent in the same segment as the next request is read up to its
+  // length, no further: the next request is answered on its own.
+  ASSERT_TRUE(next(&head, &body)) << wire;
+  EXPECT_EQ(head.rfind("HTTP/1.1 401 Unauthorized\r\n", 0), 0u) << head;
   ASSERT_TRUE(next(&head, &body)) << wire;
   EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
   EXPECT_TRUE(has("Server: noxsync") && has("Content-Type: application/json") && has("X-Request-Id: first-1")) << head;
