@@ -22,6 +22,7 @@
 #include "adapters/http/http_client.h"
 #include "cli/commands.h"
 #include "store/event_log.h"
+#include "sync/timestamp.h"
 #include "tests/fakes/fake_jira.h"
 #include "tests/fakes/test_support.h"
 #include "tests/run_command.h"
@@ -563,6 +564,42 @@ TEST_F(Serve, TicketsAreMadeAndMetricsAreValidPrometheusText) {
     std::ofstream(file) << m.body;
     EXPECT_EQ(std::system(("promtool check metrics < " + file).c_str()), 0);
   }
+  EXPECT_EQ(Stop(), 0);
+}
+
+// /v1/audit?since= on a log of 10,000 records, with pages that may examine
+// 1,000: the first page starts at the time index, near `since`, and holds
+// records (from seq 1 it would be empty, with a cursor); the record before
+// the first one returned is older than `since`, so none was skipped.
+TEST_F(Serve, AuditSinceStartsAtTheTimeIndexWithoutSkippingARecord) {
+  std::string events = dir_.Sub("events.jsonl");
+  {
+    std::ofstream f(events);
+    for (int i = 0; i < 5000; ++i) f << Event("evt_t" + std::to_string(i), "user" + std::to_string(i % 7) + "@acme.fr") << "\n";
+  }
+  auto ingested = testing::RunNoxsync("ingest " + events + " --quiet --db " + dir_.Sub("store"), dir_.path());
+  ASSERT_EQ(ingested.exit_code, 0) << ingested.err;
+  Start(R"(,"max_scan_rows":1000)");
+  auto c = Client();
+  auto record = [&](const std::string& query) {
+    auto r = Call(*c, "GET", "/v1/audit?" + query, kRead);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return boost::json::parse(r.body.substr(0, r.body.find('\n'))).as_object();
+  };
+  // `since`: the time of seq 9,000, as the API prints it (to the millisecond).
+  std::string since(record("cursor=9000&limit=1").at("time").as_string());
+  int64_t since_us = 0;
+  ASSERT_TRUE(ParseTimestamp(since, &since_us)) << since;
+
+  auto page = Call(*c, "GET", "/v1/audit?since=" + since + "&limit=5", kRead);
+  ASSERT_EQ(page.status, 200) << page.body;
+  ASSERT_FALSE(page.body.empty()) << "the first page should start near seq 9,000";
+  auto first = boost::json::parse(page.body.substr(0, page.body.find('\n'))).as_object();
+  int64_t seq = first.at("seq").as_int64();
+  EXPECT_GT(seq, 8192) << "two blocks of 4,096 records are older than since";
+  EXPECT_LE(seq, 9000);
+  EXPECT_GE(first.at("time_us").as_int64(), since_us);
+  EXPECT_LT(record("cursor=" + std::to_string(seq - 1) + "&limit=1").at("time_us").as_int64(), since_us);
   EXPECT_EQ(Stop(), 0);
 }
 
