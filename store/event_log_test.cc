@@ -393,6 +393,35 @@ TEST(EventLog, MutationsAreWrittenWithTheirRecords) {
   EXPECT_TRUE(log->Get(Cf::kByEvent, "evt_1", &v).IsNotFound());
 }
 
+// Steps submitted back to back share a group, whose rows the writer puts in
+// key order; a row several of them change must keep the last Step's value,
+// an erase included.
+TEST(EventLog, ARowChangedByManyStepsOfOneGroupKeepsTheLastChange) {
+  TempDir dir;
+  auto log = OpenWriter(dir.path());
+  constexpr int kSteps = 2000;
+  for (int i = 0; i < kSteps; ++i) {
+    Step s = OneRecord("event.received", "inc_1", "{}");
+    s.mutations.push_back({Cf::kByEvent, "evt_" + std::to_string(i), "inc_1", false});
+    s.mutations.push_back({Cf::kIncidents, "inc_shared", "v" + std::to_string(i), false});
+    s.mutations.push_back({Cf::kByFingerprint, "fp_" + std::to_string(i % 7), std::to_string(i), false});
+    s.mutations.push_back({Cf::kMeta, "toggle", "on", i % 2 != 0});  // erased by odd steps
+    log->Submit(std::move(s));
+  }
+  ASSERT_TRUE(log->Flush().ok());
+  std::string v;
+  ASSERT_TRUE(log->Get(Cf::kIncidents, "inc_shared", &v).ok());
+  EXPECT_EQ(v, "v" + std::to_string(kSteps - 1));
+  for (int k = 0; k < 7; ++k) {
+    int last = (kSteps - 1) - ((kSteps - 1 - k) % 7);
+    ASSERT_TRUE(log->Get(Cf::kByFingerprint, "fp_" + std::to_string(k), &v).ok());
+    EXPECT_EQ(v, std::to_string(last)) << "fp_" << k;
+  }
+  EXPECT_TRUE(log->Get(Cf::kMeta, "toggle", &v).IsNotFound());
+  for (int i = 0; i < kSteps; i += 97) EXPECT_TRUE(log->Get(Cf::kByEvent, "evt_" + std::to_string(i), &v).ok());
+  EXPECT_EQ(log->Head().seq, static_cast<uint64_t>(kSteps));
+}
+
 // The time index, through what it promises: for any time T, every record
 // before SeqForTime(T) is timed before T. Times here step back now and then,
 // as they do with two writers or a clock set back.
