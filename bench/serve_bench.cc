@@ -286,8 +286,21 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // The scratch folder is emptied first and removed at the end, so only a
+  // new or empty folder, or one an earlier run left (its marker inside), is
+  // taken: a mistyped --dir must not wipe someone's files.
+  const std::string marker = dir + "/.noxsync-serve-bench";
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec) && !fs::exists(marker, ec)) {
+    std::fprintf(stderr,
+                 "serve_bench: %s holds files serve_bench did not make, and it would delete them; "
+                 "pass --dir with a new or empty folder\n",
+                 dir.c_str());
+    return 2;
+  }
   fs::remove_all(dir);
   fs::create_directories(dir);
+  std::ofstream(marker) << "scratch folder of serve_bench; deleted at the end of each run\n";
 
   // The events, as Noxys would send them; the same ones for both paths.
   std::vector<std::string> bodies;
