@@ -567,12 +567,18 @@ Status EventLog::Impl::WriteGroup(std::deque<Step>* group, ChainHead* head_out) 
   }
   // The derived rows go in key order: RocksDB's skip list starts each insert
   // from where the last one went in, so ordered keys spare most of the
-  // search that random ones (event ids, fingerprints) cost. Stable, so a row
-  // two Steps of the group change keeps its last value.
+  // search that random ones (event ids, fingerprints) cost. Stable, so of a
+  // row several Steps of the group change, the last change comes last, and
+  // only it is written: the batch is applied whole or not at all, so the
+  // earlier values could never be read, and each would cost one more
+  // skip-list insert (the incident counter changes with every new incident).
+  auto same_row = [](const Mutation* a, const Mutation* b) { return a->cf == b->cf && a->key == b->key; };
   std::stable_sort(rows.begin(), rows.end(), [](const Mutation* a, const Mutation* b) {
     return a->cf != b->cf ? a->cf < b->cf : a->key < b->key;
   });
-  for (const Mutation* m : rows) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Mutation* m = rows[i];
+    if (i + 1 < rows.size() && same_row(m, rows[i + 1])) continue;
     if (m->erase) {
       batch.Delete(H(m->cf), m->key);
     } else {

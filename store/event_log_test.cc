@@ -394,8 +394,8 @@ TEST(EventLog, MutationsAreWrittenWithTheirRecords) {
 }
 
 // Steps submitted back to back share a group, whose rows the writer puts in
-// key order; a row several of them change must keep the last Step's value,
-// an erase included.
+// key order and writes once each; a row several of them change must keep the
+// last Step's value, an erase included.
 TEST(EventLog, ARowChangedByManyStepsOfOneGroupKeepsTheLastChange) {
   TempDir dir;
   auto log = OpenWriter(dir.path());
