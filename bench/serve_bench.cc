@@ -289,17 +289,33 @@ int main(int argc, char** argv) {
   // The scratch folder is emptied first and removed at the end, so only a
   // new or empty folder, or one an earlier run left (its marker inside), is
   // taken: a mistyped --dir must not wipe someone's files.
+  // A folder it cannot look into is refused too, rather than taken as absent.
   const std::string marker = dir + "/.noxsync-serve-bench";
   std::error_code ec;
-  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec) && !fs::exists(marker, ec)) {
-    std::fprintf(stderr,
-                 "serve_bench: %s holds files serve_bench did not make, and it would delete them; "
-                 "pass --dir with a new or empty folder\n",
-                 dir.c_str());
+  auto cannot = [&](const char* what) {
+    std::fprintf(stderr, "serve_bench: cannot %s %s (%s); pass --dir with a folder you can write\n", what,
+                 dir.c_str(), ec.message().c_str());
     return 2;
+  };
+  const bool exists = fs::exists(dir, ec);
+  if (ec) return cannot("look into");
+  if (exists) {
+    const bool empty = fs::is_empty(dir, ec);
+    if (ec) return cannot("list");
+    const bool ours = fs::exists(marker, ec);
+    if (ec) return cannot("look into");
+    if (!empty && !ours) {
+      std::fprintf(stderr,
+                   "serve_bench: %s holds files serve_bench did not make, and it would delete them; "
+                   "pass --dir with a new or empty folder\n",
+                   dir.c_str());
+      return 2;
+    }
   }
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  fs::remove_all(dir, ec);
+  if (ec) return cannot("empty");
+  fs::create_directories(dir, ec);
+  if (ec) return cannot("create");
   std::ofstream(marker) << "scratch folder of serve_bench; deleted at the end of each run\n";
 
   // The events, as Noxys would send them; the same ones for both paths.
