@@ -25,6 +25,13 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
+// Each connection lives on one io_context for its life, so its socket and
+// stream name that executor's type rather than the type-erased
+// any_io_executor, which Asio copies, moves and destroys several times per
+// asynchronous operation.
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Stream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
 
 std::string UrlDecode(std::string_view s, bool plus_is_space) {
   std::string out;
@@ -126,7 +133,7 @@ constexpr size_t kReadBufferBytes = 4096;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
+  Session(Socket socket, std::shared_ptr<HttpServer::Impl> server)
       : stream_(std::move(socket)), server_(std::move(server)) {
     boost::system::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
@@ -321,7 +328,7 @@ class Session : public std::enable_shared_from_this<Session> {
     server_->sessions.erase(shared_from_this());
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   std::shared_ptr<HttpServer::Impl> server_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -336,7 +343,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void HttpServer::Impl::Accept() {
   asio::io_context& ioc = loops[next_loop++ % loops.size()]->ioc;
-  acceptor->async_accept(ioc, [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+  acceptor->async_accept(ioc, [self = shared_from_this()](beast::error_code ec, Socket socket) {
     if (self->stopping) return;
     if (!ec) {
       if (self->open >= self->options.max_connections) {

@@ -64,6 +64,12 @@ JsonText& JsonText::Uint(std::string_view key, uint64_t value) {
   return *this;
 }
 
+JsonText& JsonText::Bool(std::string_view key, bool value) {
+  Key(key);
+  out_->append(value ? "true" : "false");
+  return *this;
+}
+
 JsonText& JsonText::StrArray(std::string_view key, const std::vector<std::string>& values) {
   Key(key);
   out_->push_back('[');

@@ -20,6 +20,13 @@ class JsonText {
   JsonText& Int(std::string_view key, int64_t value);
   JsonText& Uint(std::string_view key, uint64_t value);
   JsonText& StrArray(std::string_view key, const std::vector<std::string>& values);
+  JsonText& Bool(std::string_view key, bool value);
+  // Writes the key and returns the output, for the caller to append the
+  // value itself (an array of objects, a nested object): valid JSON only.
+  std::string* Raw(std::string_view key) {
+    Key(key);
+    return out_;
+  }
   // Closes the object; call once.
   void End() { out_->push_back('}'); }
 

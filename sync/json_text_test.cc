@@ -24,6 +24,23 @@ TEST(JsonText, WritesObjectsBoostJsonReadsBack) {
   EXPECT_EQ(out.find('\x07'), std::string::npos);  // control characters escaped
 }
 
+TEST(JsonText, BoolsAndNestedValues) {
+  std::string out;
+  JsonText top(&out);
+  top.Bool("yes", true).Bool("no", false);
+  std::string* items = top.Raw("items");
+  items->push_back('[');
+  JsonText(items).Str("k", "v").End();
+  items->push_back(',');
+  JsonText(items).End();
+  items->push_back(']');
+  top.Uint("after", 1).End();
+  EXPECT_EQ(out, R"({"yes":true,"no":false,"items":[{"k":"v"},{}],"after":1})");
+  auto v = boost::json::parse(out).as_object();
+  EXPECT_TRUE(v.at("yes").as_bool());
+  EXPECT_EQ(v.at("items").as_array().size(), 2u);
+}
+
 TEST(JsonText, EmptyObject) {
   std::string out;
   JsonText(&out).End();

@@ -279,9 +279,32 @@ TEST_F(Serve, BodyLimitContentTypeAndMixedLinesAreAnsweredPerLine) {
   EXPECT_NE(r.body.find(R"("accepted":2,"duplicate":0,"rejected":2)"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find(R"({"line":2,"result":"rejected","error":)"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find(R"("line":4,"event_id":"evt_3","result":"rejected")"), std::string::npos) << r.body;
+  // The answer is written by hand: it must parse, every line in order with
+  // its own fields (the escaping itself: JsonText's tests).
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(r.body, ec);
+  ASSERT_FALSE(ec) << r.body;
+  const auto& lines = parsed.at("results").as_array();
+  ASSERT_EQ(lines.size(), 4u) << r.body;
+  EXPECT_EQ(lines[0].at("line").to_number<int>(), 1);
+  EXPECT_EQ(lines[0].at("result").as_string(), "accepted");
+  EXPECT_EQ(lines[0].at("event_id").as_string(), "evt_1");
+  EXPECT_EQ(lines[0].at("incident").as_string(), "inc_00000001");
+  EXPECT_TRUE(lines[0].at("opened").as_bool());
+  EXPECT_EQ(lines[1].at("result").as_string(), "rejected");
+  EXPECT_FALSE(lines[1].as_object().contains("event_id"));
+  EXPECT_NE(lines[1].at("error").as_string().find("JSON"), std::string::npos) << r.body;
+  EXPECT_EQ(lines[2].at("incident").as_string(), "inc_00000002");
+  EXPECT_EQ(lines[3].at("line").to_number<int>(), 4);
+  EXPECT_EQ(lines[3].at("error").as_string(), "field timestamp: missing");
   // Sent again: duplicates, no second incident; the bad lines are kept again.
   auto again = Post(*c, mixed);
   EXPECT_NE(again.body.find(R"("accepted":0,"duplicate":2,"rejected":2)"), std::string::npos) << again.body;
+  auto dup = boost::json::parse(again.body, ec);
+  ASSERT_FALSE(ec) << again.body;
+  EXPECT_EQ(dup.at("results").at(2).at("result").as_string(), "duplicate");
+  EXPECT_EQ(dup.at("results").at(2).at("incident").as_string(), "inc_00000002");
+  EXPECT_FALSE(dup.at("results").at(2).as_object().contains("opened"));
   auto list = Call(*c, "GET", "/v1/incidents", kRead);
   EXPECT_NE(list.body.find("inc_00000002"), std::string::npos);
   EXPECT_EQ(list.body.find("inc_00000003"), std::string::npos) << list.body;
