@@ -1,7 +1,8 @@
-// JsonText: appends JSON to a string by hand, for the rows written on every
-// event (projections, record payloads). Building a boost::json::object for
-// each cost more than the rest of ingest's bookkeeping; this writes the same
-// JSON, in a fixed key order, with no allocation beyond the output string.
+// JsonText: appends JSON to a string by hand, for what is written on every
+// event (projections, record payloads, the webhook's answer). Building a
+// boost::json::object for each cost more than the rest of ingest's
+// bookkeeping; this writes the same JSON, in a fixed key order, with no
+// allocation beyond the output string.
 // Boost.JSON still parses everything. Not thread-safe; one per output.
 #pragma once
 
