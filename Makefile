@@ -44,7 +44,7 @@ soak: build
 bench: build
 	$(BUILD_DIR)/bench/ingest_bench --events=1000000
 	$(BUILD_DIR)/bench/sync_bench --tickets=10000
-	$(BUILD_DIR)/bench/serve_bench --events=200000 --report-events=1000000
+	$(BUILD_DIR)/bench/serve_bench --events=200000 --report-events=1000000 --runs=3
 
 bench-quick: build
 	$(BUILD_DIR)/bench/ingest_bench --events=100000
