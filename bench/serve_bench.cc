@@ -455,7 +455,7 @@ int main(int argc, char** argv) {
   int clients = 64, io_threads = 2, runs = 1;
   bool epoll_clients = true;
   std::string dir = (fs::temp_directory_path() / "noxsync-serve-bench").string();
-  std::string bin = NOXSYNC_BIN;  // --bin: another build of noxsync, to compare two
+  std::string bin = NOXSYNC_BIN;  // --bin: another build of noxsync
   std::string bin_b;              // --bin-b: a second build, run in turn with the first
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -523,9 +523,8 @@ int main(int argc, char** argv) {
       if (i + 1 == events) f.flush();
     }
   }
-  // Peer: bulk ingest of the first `events` lines, durable, from a file.
+  // The peer's input: the same events as a file, which each run ingests in bulk.
   Run("head -n " + std::to_string(events) + " " + dir + "/events.jsonl > " + dir + "/peer.jsonl");
-
 
   // The runs, one build after the other when there are two, so the host's
   // slow and fast spells fall on both.
