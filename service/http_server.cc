@@ -19,6 +19,8 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "sync/json_text.h"
+
 namespace noxsync::service {
 
 namespace asio = boost::asio;
@@ -258,10 +260,12 @@ class Session : public std::enable_shared_from_this<Session> {
     return "the body is over the limit of " + std::to_string(server_->options.max_body_bytes) + " bytes";
   }
 
+  // The message may carry Beast's or the system's wording: escaped, so the
+  // answer stays JSON whatever it says.
   static HttpResponse Error(int status, const std::string& message) {
     HttpResponse r;
     r.status = status;
-    r.body = "{\"error\":\"" + message + "\"}";
+    JsonText(&r.body).Str("error", message).End();
     return r;
   }
 

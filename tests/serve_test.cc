@@ -423,6 +423,42 @@ TEST_F(Serve, AnswersOnTheWireAreWellFormedHttp) {
   EXPECT_EQ(Stop(), 0);
 }
 
+// What Beast refuses before any handler runs (a malformed request line, a
+// header over the limit) is answered by the session itself: still JSON whose
+// error names the problem, and the connection closed.
+TEST_F(Serve, RefusedRequestsAreAnsweredWithJsonNamingTheProblem) {
+  Start();
+  auto refusal = [this](const std::string& request, std::string* head) {
+    int fd = RawConnection();
+    EXPECT_GE(fd, 0);
+    if (fd < 0) return std::string();
+    EXPECT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+    std::string wire;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) wire.append(buf, static_cast<size_t>(n));
+    ::close(fd);  // read() returned 0: the server closed after its answer
+    size_t end = wire.find("\r\n\r\n");
+    if (end == std::string::npos) return std::string();
+    *head = wire.substr(0, end + 2);
+    return wire.substr(end + 4);
+  };
+  std::string head;
+  std::string body = refusal("G\"T /healthz HTTP/1.1\r\nHost: x\r\n\r\n", &head);
+  EXPECT_EQ(head.rfind("HTTP/1.1 400 ", 0), 0u) << head;
+  EXPECT_NE(head.find("\r\nConnection: close\r\n"), std::string::npos) << head;
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(body, ec);
+  ASSERT_FALSE(ec) << body;
+  EXPECT_EQ(parsed.at("error").as_string(), "unreadable HTTP request: bad method") << body;
+
+  body = refusal("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(20 * 1024, 'a') + "\r\n\r\n", &head);
+  EXPECT_EQ(head.rfind("HTTP/1.1 431 ", 0), 0u) << head;
+  parsed = boost::json::parse(body, ec);
+  ASSERT_FALSE(ec) << body;
+  EXPECT_EQ(parsed.at("error").as_string(), "the request header is over 16384 bytes") << body;
+  EXPECT_EQ(Stop(), 0);
+}
+
 // Reports run on their own thread with a bounded queue: many at once get an
 // answer each (the report, or 503 with Retry-After once 4 wait), and the
 // webhook keeps being answered meanwhile.
