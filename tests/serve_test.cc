@@ -121,6 +121,20 @@ class Serve : public ::testing::Test {
     return fd;
   }
 
+  // Sends `bytes` on a new raw connection and returns all the server wrote
+  // until it closed the connection (or 5 s passed without a byte).
+  std::string ExchangeUntilClosed(const std::string& bytes) const {
+    int fd = RawConnection();
+    EXPECT_GE(fd, 0);
+    if (fd < 0) return "";
+    EXPECT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    std::string wire;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) wire.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    return wire;
+  }
+
   std::unique_ptr<http::HttpClient> Client() {
     http::ClientOptions o;
     o.proxy = http::ProxyOptions{};
@@ -373,19 +387,13 @@ TEST_F(Serve, ASlowClientDoesNotHoldUpTheOthers) {
 // "Connection: close" (then the close) when the client asked for it.
 TEST_F(Serve, AnswersOnTheWireAreWellFormedHttp) {
   Start();
-  int fd = RawConnection();
-  ASSERT_GE(fd, 0);
   const std::string status_body = R"({"status":"Closed"})";
   std::string requests =
       "POST /v1/incidents/inc_00000001/status HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
       "Content-Length: " + std::to_string(status_body.size()) + "\r\n\r\n" + status_body +
       "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: first-1\r\n\r\n"
       "GET /v1/incidents HTTP/1.1\r\nHost: x\r\nX-Request-Id: second-2\r\nConnection: close\r\n\r\n";
-  ASSERT_EQ(::write(fd, requests.data(), requests.size()), static_cast<ssize_t>(requests.size()));
-  std::string wire;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) wire.append(buf, static_cast<size_t>(n));
-  ::close(fd);  // read() returned 0: the server closed after the second answer
+  std::string wire = ExchangeUntilClosed(requests);  // the server closes after the last answer
 
   // Splits one answer off the front of `wire`, by its Content-Length.
   auto next = [&wire](std::string* head, std::string* body) {
@@ -429,14 +437,7 @@ TEST_F(Serve, AnswersOnTheWireAreWellFormedHttp) {
 TEST_F(Serve, RefusedRequestsAreAnsweredWithJsonNamingTheProblem) {
   Start();
   auto refusal = [this](const std::string& request, std::string* head) {
-    int fd = RawConnection();
-    EXPECT_GE(fd, 0);
-    if (fd < 0) return std::string();
-    EXPECT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
-    std::string wire;
-    char buf[4096];
-    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) wire.append(buf, static_cast<size_t>(n));
-    ::close(fd);  // read() returned 0: the server closed after its answer
+    std::string wire = ExchangeUntilClosed(request);
     size_t end = wire.find("\r\n\r\n");
     if (end == std::string::npos) return std::string();
     *head = wire.substr(0, end + 2);
