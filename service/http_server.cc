@@ -176,6 +176,24 @@ class Session : public std::enable_shared_from_this<Session> {
     ++server_->in_flight;
     started_ = std::chrono::steady_clock::now();
     stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
+    // A client that sent "Expect: 100-continue" (.NET's HttpWebRequest and
+    // PowerShell by default, curl above 1 MiB) holds its body back until it
+    // is told to go on, or for a second or so. A body over the limit was
+    // refused with the header; any other gets the go-ahead at once.
+    const auto& head = parser_->get();
+    if (!parser_->is_done() && head.version() >= 11 &&
+        beast::iequals(head[bhttp::field::expect], "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      return asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                               [self = shared_from_this()](beast::error_code e, size_t) {
+                                 if (e) return self->OnBody(e);
+                                 self->ReadBody();
+                               });
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code e, size_t) { self->OnBody(e); });
   }

@@ -460,6 +460,46 @@ TEST_F(Serve, RefusedRequestsAreAnsweredWithJsonNamingTheProblem) {
   EXPECT_EQ(Stop(), 0);
 }
 
+// A client that asks "Expect: 100-continue" sends its body only once told to:
+// the server says so right after the header, then answers the request.
+TEST_F(Serve, AClientThatExpectsContinueIsToldToSendItsBody) {
+  Start();
+  const std::string body = Event("evt_expect");
+  const std::string ts = std::to_string(SystemClock().NowMicros() / 1'000'000);
+  std::string header = "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kIngest) +
+                       "\r\nContent-Type: application/json\r\nX-Noxsync-Timestamp: " + ts +
+                       "\r\nX-Noxsync-Signature: sha256=" + cli::WebhookSignature(kSecret, ts, body) +
+                       "\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n";
+  int fd = RawConnection();
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, header.data(), header.size()), static_cast<ssize_t>(header.size()));
+  // The go-ahead comes before any body was sent (without it this read waits
+  // out the connection's 5 s receive timeout and finds nothing).
+  std::string interim;
+  char buf[4096];
+  while (interim.find("\r\n\r\n") == std::string::npos) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    interim.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(::write(fd, body.data(), body.size()), static_cast<ssize_t>(body.size()));
+  std::string wire;
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) wire.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_EQ(wire.rfind("HTTP/1.1 202 Accepted\r\n", 0), 0u) << wire;
+  EXPECT_NE(wire.find(R"("event_id":"evt_expect","result":"accepted")"), std::string::npos) << wire;
+
+  // Over the body limit, the header alone is refused: no go-ahead, a 413.
+  std::string big = "POST /v1/events HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: " +
+                    std::to_string(2 << 20) + "\r\n\r\n";
+  std::string refused = ExchangeUntilClosed(big);
+  EXPECT_EQ(refused.rfind("HTTP/1.1 413 ", 0), 0u) << refused;
+  EXPECT_EQ(refused.find("100 Continue"), std::string::npos) << refused;
+  EXPECT_EQ(Stop(), 0);
+}
+
 // Reports run on their own thread with a bounded queue: many at once get an
 // answer each (the report, or 503 with Retry-After once 4 wait), and the
 // webhook keeps being answered meanwhile.
