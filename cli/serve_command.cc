@@ -392,8 +392,12 @@ std::vector<std::string> PathParts(const std::string& path) {
   return parts;
 }
 
-// Which route a path is, for metrics labels: ids never become labels.
-std::string RouteOf(const std::string& method, const std::string& path) {
+// Which route a path is, for metrics labels: ids never become labels, nor
+// methods no route takes (a client may send any token as one, and each would
+// be a new series).
+std::string RouteOf(const std::string& given_method, const std::string& path) {
+  const std::string method =
+      given_method == "GET" || given_method == "HEAD" || given_method == "POST" ? given_method : "OTHER";
   if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/v1/events" || path == "/v1/incidents" ||
       path == "/v1/audit" || path == "/v1/audit/head") {
     return method + " " + path;  // every webhook: no split
@@ -420,9 +424,12 @@ class Api {
 
   void Handle(HttpRequest req, Responder respond) {
     const std::string& p = req.path;
-    if (p == "/healthz") return respond(JsonResponse(200, json::object{{"status", "alive"}}));
-    if (p == "/readyz") return respond(Ready());
-    if (p == "/metrics" && req.method == "GET") {
+    // HEAD is answered as GET; the HTTP session leaves the body out.
+    bool read = req.method == "GET" || req.method == "HEAD";
+    if (p == "/healthz" || p == "/readyz" || p == "/metrics") {
+      if (!read) return respond(MethodNotAllowed("GET, HEAD"));
+      if (p == "/healthz") return respond(JsonResponse(200, json::object{{"status", "alive"}}));
+      if (p == "/readyz") return respond(Ready());
       if (!s_->service->open_metrics) {
         if (auto denied = Authorize(req, Role::kRead)) return respond(*denied);
       }
@@ -438,7 +445,7 @@ class Api {
       return Events(std::move(req), std::move(respond));
     }
     bool write = req.method == "POST";
-    if (!write && req.method != "GET") return respond(MethodNotAllowed("GET, POST"));
+    if (!write && !read) return respond(MethodNotAllowed("GET, HEAD, POST"));
     if (auto denied = Authorize(req, write ? Role::kOperate : Role::kRead)) return respond(*denied);
     std::vector<std::string> parts = PathParts(p);
     if (!write && parts.size() == 3 && parts[1] == "reports") {
@@ -630,7 +637,7 @@ class Api {
   }
 
   HttpResponse Route(const HttpRequest& req, const std::vector<std::string>& parts) {
-    bool get = req.method == "GET";
+    bool get = req.method == "GET" || req.method == "HEAD";
     if (parts.size() == 2 && parts[1] == "incidents" && get) return ListIncidents(req);
     if (parts.size() == 3 && parts[1] == "incidents" && get) return OneIncident(parts[2]);
     if (parts.size() == 4 && parts[1] == "incidents" && parts[3] == "history" && get) return History(parts[2]);

@@ -317,7 +317,9 @@ class Session : public std::enable_shared_from_this<Session> {
     *out += std::to_string(res.body.size());
     if (!again) *out += "\r\nConnection: close";
     *out += "\r\n\r\n";
-    *out += res.body;
+    // A HEAD answer has the GET's headers and no body: bytes after them
+    // would be read as the start of the next answer on the connection.
+    if (!request_ || request_->method != "HEAD") *out += res.body;
     int status = res.status;
     stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
     asio::async_write(stream_, asio::buffer(*out), [self = shared_from_this(), out, again, status](beast::error_code ec, size_t) {

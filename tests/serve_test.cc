@@ -460,6 +460,49 @@ TEST_F(Serve, RefusedRequestsAreAnsweredWithJsonNamingTheProblem) {
   EXPECT_EQ(Stop(), 0);
 }
 
+// HEAD gets what GET would, headers only: a body after them would be read as
+// the start of the next answer on a keep-alive connection. The open routes
+// take GET and HEAD and nothing else.
+TEST_F(Serve, HeadIsAnsweredWithTheHeadersOfGetAndNoBody) {
+  Start();
+  std::string wire = ExchangeUntilClosed(
+      "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+      "HEAD /v1/incidents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kRead) + "\r\n\r\n"
+      "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+      "DELETE /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  // Splits off one header block; a body follows only where `with_body`.
+  auto next = [&wire](bool with_body, std::string* head, std::string* body) {
+    size_t end = wire.find("\r\n\r\n");
+    if (end == std::string::npos) return false;
+    *head = wire.substr(0, end + 2);
+    size_t cl = head->find("\r\nContent-Length: ");
+    if (cl == std::string::npos) return false;
+    size_t len = with_body ? std::stoul(head->substr(cl + 18)) : 0;
+    if (wire.size() < end + 4 + len) return false;
+    *body = wire.substr(end + 4, len);
+    wire.erase(0, end + 4 + len);
+    return true;
+  };
+  std::string head, body;
+  ASSERT_TRUE(next(false, &head, &body)) << wire;
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+  EXPECT_NE(head.find("\r\nContent-Length: 19\r\n"), std::string::npos) << head;  // {"status":"alive"}
+  ASSERT_TRUE(next(false, &head, &body)) << wire;
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+  ASSERT_TRUE(next(false, &head, &body)) << wire;
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+  EXPECT_NE(head.find("Content-Type: text/plain; version=0.0.4"), std::string::npos) << head;
+  ASSERT_TRUE(next(true, &head, &body)) << wire;
+  EXPECT_EQ(head.rfind("HTTP/1.1 405 ", 0), 0u) << head;
+  EXPECT_NE(head.find("\r\nAllow: GET, HEAD\r\n"), std::string::npos) << head;
+  ASSERT_TRUE(next(true, &head, &body)) << wire;
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+  EXPECT_EQ(body, "{\"status\":\"alive\"}\n");
+  EXPECT_EQ(wire, "");
+  EXPECT_EQ(Stop(), 0);
+}
+
 // A client that asks "Expect: 100-continue" sends its body only once told to:
 // the server says so right after the header, then answers the request.
 TEST_F(Serve, AClientThatExpectsContinueIsToldToSendItsBody) {
@@ -635,8 +678,13 @@ TEST_F(Serve, TicketsAreMadeAndMetricsAreValidPrometheusText) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(jira_->Issue("SEC-1")->status, 2);  // pushed to Jira by the engine
+  // Methods no route takes are counted under one label, not one each.
+  for (const char* method : {"FROB", "XYZZY"}) EXPECT_EQ(Call(*c, method, "/healthz", nullptr).status, 405);
   auto m = Call(*c, "GET", "/metrics", nullptr);
   ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("noxsync_http_requests_total{route=\"OTHER /healthz\",code=\"405\"} 2\n"), std::string::npos)
+      << m.body;
+  EXPECT_EQ(m.body.find("FROB"), std::string::npos);
   EXPECT_NE(m.body.find("noxsync_events_total{result=\"accepted\"} 1\n"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("noxsync_tickets_created_total{backend=\"jira\"} 1\n"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("noxsync_status_changes_total{source=\"noxys\"} 1\n"), std::string::npos) << m.body;
