@@ -362,6 +362,8 @@ class DurableWaiter {
 
 // Report requests waiting behind the one being computed; more get 503.
 constexpr size_t kMaxWaitingReports = 4;
+// Status changes waiting behind the one the engine is taking; more get 503.
+constexpr size_t kMaxWaitingStatusChanges = 16;
 
 struct ServeState {
   const ServiceConfig* service = nullptr;
@@ -373,6 +375,7 @@ struct ServeState {
   Metrics* metrics = nullptr;
   DurableWaiter* waiter = nullptr;
   service::WorkQueue* reports = nullptr;
+  service::WorkQueue* status_changes = nullptr;
   service::HttpServer* server = nullptr;
   const Clock* clock = nullptr;
   std::atomic<bool> shutting_down{false};
@@ -450,6 +453,9 @@ class Api {
     std::vector<std::string> parts = PathParts(p);
     if (!write && parts.size() == 3 && parts[1] == "reports") {
       return QueueReport(std::move(req), parts[2], std::move(respond));
+    }
+    if (write && parts.size() == 4 && parts[1] == "incidents" && parts[3] == "status") {
+      return QueueStatusChange(std::move(req), parts[2], std::move(respond));
     }
     respond(Route(req, parts));
   }
@@ -641,7 +647,6 @@ class Api {
     if (parts.size() == 2 && parts[1] == "incidents" && get) return ListIncidents(req);
     if (parts.size() == 3 && parts[1] == "incidents" && get) return OneIncident(parts[2]);
     if (parts.size() == 4 && parts[1] == "incidents" && parts[3] == "history" && get) return History(parts[2]);
-    if (parts.size() == 4 && parts[1] == "incidents" && parts[3] == "status" && !get) return SetStatus(req, parts[2]);
     if (parts.size() == 4 && parts[1] == "tickets" && get) return TicketIncident(parts[2], parts[3]);
     if (parts.size() == 2 && parts[1] == "audit" && get) return Audit(req);
     if (parts.size() == 3 && parts[1] == "audit" && parts[2] == "head" && get) {
@@ -805,6 +810,23 @@ class Api {
     if (!queued) {
       respond(RetryLater(std::to_string(kMaxWaitingReports) +
                          " reports are already waiting for their turn; ask again in a few seconds"));
+    }
+  }
+
+  // A status change waits for the engine step in flight, which may be a poll
+  // of a backend that takes its time (its timeouts and retries: minutes when
+  // it hangs). It waits on the status-change thread, so the I/O thread goes
+  // on serving the webhook and every other connection; 503 when
+  // kMaxWaitingStatusChanges already wait, or when noxsync stops first.
+  void QueueStatusChange(HttpRequest req, std::string id, Responder respond) {
+    auto shared = std::make_shared<HttpRequest>(std::move(req));
+    bool queued = s_->status_changes->TryPost([this, shared, id, respond](bool run) {
+      if (!run) return respond(RetryLater("noxsync is shutting down; send the status change again"));
+      respond(SetStatus(*shared, id));
+    });
+    if (!queued) {
+      respond(RetryLater(std::to_string(kMaxWaitingStatusChanges) +
+                         " status changes are already waiting for the engine; send again in a few seconds"));
     }
   }
 
@@ -975,6 +997,10 @@ int RunServe(const Argv& argv) {
   // Api its jobs call, so it stops first.
   service::WorkQueue reports("nox-reports", kMaxWaitingReports);
   state.reports = &reports;
+  // Status changes wait for the engine's lock, held through a whole poll;
+  // waiting here, they hold up no I/O thread.
+  service::WorkQueue status_changes("nox-status", kMaxWaitingStatusChanges);
+  state.status_changes = &status_changes;
 
   service::ServerOptions so;
   so.host = sc.host;
@@ -1059,6 +1085,7 @@ int RunServe(const Argv& argv) {
   }
   state.shutting_down = true;
   reports.Stop();  // waiting reports get 503; the one running finishes
+  status_changes.Stop();  // the same for status changes
   server.Shutdown(sc.drain_seconds * 1000);
   waiter.Stop();  // answers are given; every 202 was durable before it was sent
   stop = true;

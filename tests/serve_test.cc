@@ -48,7 +48,17 @@ class Serve : public ::testing::Test {
   Serve() {
     jira_ = std::make_unique<fakes::FakeJira>(clock_, fakes::FakeJiraOptions{});
     std::string error;
-    EXPECT_TRUE(jira_server_.Start(0, [this](const fakes::FakeRequest& r) { return jira_->Handle(r); }, &error));
+    EXPECT_TRUE(jira_server_.Start(
+        0,
+        [this](const fakes::FakeRequest& r) {
+          // A backend that hangs once, when a test asks for it.
+          if (int ms = jira_stall_ms_.exchange(0); ms > 0) {
+            jira_stalled_ = true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+          }
+          return jira_->Handle(r);
+        },
+        &error));
     jira_->set_base_url(jira_server_.base_url());
   }
   ~Serve() override {
@@ -171,6 +181,8 @@ class Serve : public ::testing::Test {
   SystemClock clock_;
   SystemSleeper sleeper_;
   std::unique_ptr<fakes::FakeJira> jira_;
+  std::atomic<int> jira_stall_ms_{0};  // the next Jira request waits this long
+  std::atomic<bool> jira_stalled_{false};
   fakes::FakeHttpServer jira_server_;
   pid_t pid_ = 0;
   int port_ = 0;
@@ -540,6 +552,37 @@ TEST_F(Serve, AClientThatExpectsContinueIsToldToSendItsBody) {
   std::string refused = ExchangeUntilClosed(big);
   EXPECT_EQ(refused.rfind("HTTP/1.1 413 ", 0), 0u) << refused;
   EXPECT_EQ(refused.find("100 Continue"), std::string::npos) << refused;
+  EXPECT_EQ(Stop(), 0);
+}
+
+// A status change waits for the engine step in flight, here a Jira call that
+// hangs for 4 s; meanwhile the one I/O thread goes on answering everyone else.
+TEST_F(Serve, AStatusChangeWaitingForTheEngineHoldsUpNoOtherRequest) {
+  Start(R"(,"threads":1)");
+  auto c = Client();
+  ASSERT_EQ(Post(*c, Event("evt_st1")).status, 202);
+  for (int i = 0; i < 100 && jira_->Issues().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(jira_->Issues().size(), 1u);
+  // The next incident's ticket: the engine holds its lock through the hang.
+  jira_stall_ms_ = 4000;
+  ASSERT_EQ(Post(*c, Event("evt_st2", "bob@acme.fr")).status, 202);
+  for (int i = 0; i < 100 && !jira_stalled_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(jira_stalled_);
+  int status_code = 0;
+  std::thread operator_([&] {
+    auto oc = Client();
+    status_code = Call(*oc, "POST", "/v1/incidents/inc_00000001/status", kOperate, R"({"status":"Resolved"})").status;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the change is in, waiting for the engine
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(Call(*c, "GET", "/healthz", nullptr).status, 200);
+  EXPECT_EQ(Post(*c, Event("evt_st3", "carol@acme.fr")).status, 202);
+  EXPECT_EQ(Call(*c, "GET", "/v1/incidents/inc_00000001", kRead).status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));  // the hang has 3.7 s to go
+  operator_.join();
+  EXPECT_EQ(status_code, 200);
+  auto one = Call(*c, "GET", "/v1/incidents/inc_00000001", kRead);
+  EXPECT_NE(one.body.find(R"("status":"Resolved")"), std::string::npos) << one.body;
   EXPECT_EQ(Stop(), 0);
 }
 
