@@ -776,7 +776,12 @@ class Api {
       return ErrorResponse(400, "the body must be {\"status\": \"Open|In Progress|Resolved|Closed\", \"note\": \"...\"}");
     }
     std::string note;
-    if (const json::value* n = body.get_object().if_contains("note"); n && n->is_string()) note = n->get_string();
+    if (const json::value* n = body.get_object().if_contains("note"); n && !n->is_null()) {
+      // Dropped silently, a note sent as a number or an object would be
+      // missing from the history with nobody told.
+      if (!n->is_string()) return ErrorResponse(400, "\"note\" must be a string");
+      note = n->get_string();
+    }
     Incident inc;
     if (!FindIncident(id, &inc)) return ErrorResponse(404, "no incident " + id);
     Status s;

@@ -715,8 +715,14 @@ TEST_F(Serve, TicketsAreMadeAndMetricsAreValidPrometheusText) {
   EXPECT_EQ(t.status, 200);
   EXPECT_NE(t.body.find("\"id\":\"inc_00000001\""), std::string::npos) << t.body;
   EXPECT_NE(t.body.find("\"key\":\"SEC-1\""), std::string::npos) << t.body;
+  // A note that is not text is refused, not dropped from the history.
+  auto bad_note = Call(*c, "POST", "/v1/incidents/inc_00000001/status", kOperate, R"({"status":"Resolved","note":5})");
+  EXPECT_EQ(bad_note.status, 400);
+  EXPECT_NE(bad_note.body.find("note"), std::string::npos) << bad_note.body;
   auto set = Call(*c, "POST", "/v1/incidents/inc_00000001/status", kOperate, R"({"status":"Resolved","note":"done"})");
   EXPECT_EQ(set.status, 200) << set.body;
+  auto history = Call(*c, "GET", "/v1/incidents/inc_00000001/history", kRead);
+  EXPECT_NE(history.body.find(R"(\"note\":\"done\")"), std::string::npos) << history.body;
   for (int i = 0; i < 100 && jira_->Issue("SEC-1")->status != 2; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
