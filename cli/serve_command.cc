@@ -150,6 +150,53 @@ struct Histogram {
   }
 };
 
+// The outbox as /metrics and /readyz show it: how many actions wait, since
+// when, and how many are overdue. Both routes are open, and the outbox grows
+// while a backend is down (an action per new incident), so one scan a second
+// serves every caller: no client can make noxsync read it more often than
+// the engine does itself.
+class OutboxSummary {
+ public:
+  struct Figures {
+    uint64_t depth = 0;
+    int64_t oldest_us = 0;  // when the oldest waiting action was made; 0 when none
+    uint64_t overdue = 0;   // actions due 15 minutes ago or more
+  };
+
+  OutboxSummary(const EventLog* log, const Clock* clock) : log_(log), clock_(clock) {}
+
+  Figures Get() {
+    std::lock_guard lock(mu_);
+    int64_t now = clock_->NowMicros();
+    if (scanned_us_ != 0 && now - scanned_us_ < 1'000'000 && now >= scanned_us_) return figures_;
+    Figures f;
+    log_->Scan(Cf::kOutbox, "", [&](std::string_view k, std::string_view v) {
+      ++f.depth;
+      // <incident>/<backend>/<16 hex: time><8 hex>/<kind>
+      size_t end = k.rfind('/');
+      if (end != std::string_view::npos && end >= 24) {
+        int64_t t = static_cast<int64_t>(std::strtoull(std::string(k.substr(end - 24, 16)).c_str(), nullptr, 16));
+        if (f.oldest_us == 0 || t < f.oldest_us) f.oldest_us = t;
+      }
+      json::error_code ec;
+      json::value a = json::parse(v, ec);
+      const json::value* next = !ec && a.is_object() ? a.get_object().if_contains("next_us") : nullptr;
+      if (next && next->is_int64() && next->get_int64() > 0 && now - next->get_int64() > 900'000'000) ++f.overdue;
+      return true;
+    });
+    figures_ = f;
+    scanned_us_ = now;
+    return f;
+  }
+
+ private:
+  const EventLog* log_;
+  const Clock* clock_;
+  std::mutex mu_;
+  int64_t scanned_us_ = 0;
+  Figures figures_;
+};
+
 class Metrics {
  public:
   explicit Metrics(EventLog* log) : log_(log), log_cursor_(log->Head().seq + 1) {}
@@ -173,9 +220,19 @@ class Metrics {
     return it == last_poll_ok_us_.end() ? 0 : it->second;
   }
 
-  std::string Render(int64_t now_us, const std::vector<std::string>& backends, size_t open_connections) {
-    std::lock_guard lock(mu_);
+  std::string Render(int64_t now_us, const std::vector<std::string>& backends, size_t open_connections,
+                     const OutboxSummary::Figures& outbox) {
+    // The slow parts first, without the lock every request's observer takes.
     CountNewRecords();
+    uint64_t bytes = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(log_->path(), ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      std::error_code sec;
+      if (it->is_regular_file(sec)) bytes += it->file_size(sec);
+    }
+    std::lock_guard count_lock(count_mu_);
+    std::lock_guard lock(mu_);
     std::string out;
     auto head = [&](const char* name, const char* type, const char* help) {
       out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
@@ -202,22 +259,11 @@ class Metrics {
     head("noxsync_sla_breaches_total", "counter", "SLA breaches recorded since start.");
     line("noxsync_sla_breaches_total", "", static_cast<double>(sla_breaches_));
 
-    uint64_t depth = 0;
-    int64_t oldest_us = 0;
-    log_->Scan(Cf::kOutbox, "", [&](std::string_view k, std::string_view) {
-      ++depth;
-      // <incident>/<backend>/<16 hex: time><8 hex>/<kind>
-      size_t end = k.rfind('/');
-      if (end != std::string_view::npos && end >= 24) {
-        int64_t t = static_cast<int64_t>(std::strtoull(std::string(k.substr(end - 24, 16)).c_str(), nullptr, 16));
-        if (oldest_us == 0 || t < oldest_us) oldest_us = t;
-      }
-      return true;
-    });
     head("noxsync_outbox_depth", "gauge", "Actions waiting in the outbox.");
-    line("noxsync_outbox_depth", "", static_cast<double>(depth));
+    line("noxsync_outbox_depth", "", static_cast<double>(outbox.depth));
     head("noxsync_outbox_oldest_age_seconds", "gauge", "Age of the oldest waiting action (0 when none).");
-    line("noxsync_outbox_oldest_age_seconds", "", oldest_us ? std::max<double>(0, (now_us - oldest_us) / 1e6) : 0);
+    line("noxsync_outbox_oldest_age_seconds", "",
+         outbox.oldest_us ? std::max<double>(0, (now_us - outbox.oldest_us) / 1e6) : 0);
 
     head("noxsync_poll_duration_seconds", "histogram", "Duration of one poll of a backend.");
     for (const auto& b : backends) RenderHistogram(&out, "noxsync_poll_duration_seconds", "backend=\"" + b + "\"", poll_seconds_[b]);
@@ -242,18 +288,45 @@ class Metrics {
     head("noxsync_http_open_connections", "gauge", "Open HTTP connections.");
     line("noxsync_http_open_connections", "", static_cast<double>(open_connections));
 
-    uint64_t bytes = 0;
-    std::error_code ec;
-    for (auto it = std::filesystem::recursive_directory_iterator(log_->path(), ec);
-         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      std::error_code sec;
-      if (it->is_regular_file(sec)) bytes += it->file_size(sec);
-    }
     head("noxsync_store_size_bytes", "gauge", "Bytes the store takes on disk.");
     line("noxsync_store_size_bytes", "", static_cast<double>(bytes));
     head("noxsync_log_head_seq", "gauge", "Sequence number of the last log record.");
     line("noxsync_log_head_seq", "", static_cast<double>(log_->Head().seq));
     return out;
+  }
+
+  // Counts the log records appended since the last call (the log is the one
+  // place every outcome is written, whichever thread wrote it). The engine
+  // calls it every second, so a scrape finds a second's worth at most; it
+  // has its own lock, so no request's observer waits for it.
+  void CountNewRecords() {
+    std::lock_guard lock(count_mu_);
+    const uint64_t from = log_cursor_;
+    uint64_t visited = 0;  // the log's seqs have no gaps: from + visited is the next one
+    auto want = [&visited](std::string_view type) {
+      ++visited;
+      return type == "ticket.created" || type == "ticket.create_failed" || type == "ticket.status_changed" ||
+             type == "sync.conflict" || type == "sla.breached";
+    };
+    log_->ScanLog(from, want, [&](const LogRecord& r) {
+      bool created = r.type == "ticket.created", failed = r.type == "ticket.create_failed",
+           changed = r.type == "ticket.status_changed";
+      if (r.type == "sync.conflict") ++conflicts_;
+      if (r.type == "sla.breached") ++sla_breaches_;
+      if (!created && !failed && !changed) return true;
+      json::error_code ec;
+      json::value v = json::parse(r.payload, ec);
+      if (ec || !v.is_object()) return true;
+      auto str = [&](const char* k) {
+        const json::value* x = v.get_object().if_contains(k);
+        return x && x->is_string() ? std::string(x->get_string()) : std::string();
+      };
+      if (created) ++tickets_created_[str("backend")];
+      if (failed) ++tickets_failed_[str("backend")];
+      if (changed) ++status_changes_[str("source")];
+      return true;
+    });
+    log_cursor_ = from + visited;
   }
 
  private:
@@ -273,34 +346,14 @@ class Metrics {
     *out += name + "_sum{" + labels + "} " + buf + "\n";
     *out += name + "_count{" + labels + "} " + std::to_string(h.count) + "\n";
   }
-  // Counts the log records appended since the last scrape (the log is the
-  // one place every outcome is written, whichever thread wrote it).
-  void CountNewRecords() {
-    log_->ScanLog(log_cursor_, [&](const LogRecord& r) {
-      log_cursor_ = r.seq + 1;
-      bool created = r.type == "ticket.created", failed = r.type == "ticket.create_failed",
-           changed = r.type == "ticket.status_changed";
-      if (r.type == "sync.conflict") ++conflicts_;
-      if (r.type == "sla.breached") ++sla_breaches_;
-      if (!created && !failed && !changed) return true;
-      json::error_code ec;
-      json::value v = json::parse(r.payload, ec);
-      if (ec || !v.is_object()) return true;
-      auto str = [&](const char* k) {
-        const json::value* x = v.get_object().if_contains(k);
-        return x && x->is_string() ? std::string(x->get_string()) : std::string();
-      };
-      if (created) ++tickets_created_[str("backend")];
-      if (failed) ++tickets_failed_[str("backend")];
-      if (changed) ++status_changes_[str("source")];
-      return true;
-    });
-  }
 
   EventLog* log_;
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;  // the observers' maps below
+  std::map<std::string, uint64_t> poll_failures_;
+  // What CountNewRecords finds in the log, under its own lock.
+  std::mutex count_mu_;
   uint64_t log_cursor_;
-  std::map<std::string, uint64_t> tickets_created_, tickets_failed_, status_changes_, poll_failures_;
+  std::map<std::string, uint64_t> tickets_created_, tickets_failed_, status_changes_;
   uint64_t conflicts_ = 0, sla_breaches_ = 0;
   std::map<std::string, Histogram> poll_seconds_;
   std::map<std::string, int64_t> last_poll_ok_us_;
@@ -373,6 +426,7 @@ struct ServeState {
   SyncEngine* engine = nullptr;
   std::mutex* engine_mu = nullptr;
   Metrics* metrics = nullptr;
+  OutboxSummary* outbox = nullptr;
   DurableWaiter* waiter = nullptr;
   service::WorkQueue* reports = nullptr;
   service::WorkQueue* status_changes = nullptr;
@@ -438,7 +492,8 @@ class Api {
       }
       HttpResponse r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      r.body = s_->metrics->Render(s_->clock->NowMicros(), s_->config->BackendNames(), s_->server->open_connections());
+      r.body = s_->metrics->Render(s_->clock->NowMicros(), s_->config->BackendNames(), s_->server->open_connections(),
+                                   s_->outbox->Get());
       return respond(r);
     }
     if (p.rfind("/v1/", 0) != 0) return respond(ErrorResponse(404, "no such route: " + p + " (see docs/service.md)"));
@@ -629,14 +684,7 @@ class Api {
       }
     }
     // Stuck outbox: an action due for over 15 minutes.
-    int64_t stuck = 0;
-    s_->log->Scan(Cf::kOutbox, "", [&](std::string_view, std::string_view v) {
-      json::error_code ec;
-      json::value a = json::parse(v, ec);
-      const json::value* next = !ec && a.is_object() ? a.get_object().if_contains("next_us") : nullptr;
-      if (next && next->is_int64() && next->get_int64() > 0 && now - next->get_int64() > 900'000'000) ++stuck;
-      return true;
-    });
+    uint64_t stuck = s_->outbox->Get().overdue;
     if (stuck) problems.push_back(json::string("outbox: " + std::to_string(stuck) + " action(s) overdue by 15 min or more"));
     bool ok = problems.empty();
     return JsonResponse(ok ? 200 : 503, json::object{{"ready", ok}, {"problems", std::move(problems)}});
@@ -979,6 +1027,7 @@ int RunServe(const Argv& argv) {
   engine.set_gate(&gate);
   std::mutex engine_mu;
   Metrics metrics(log.get());
+  OutboxSummary outbox(log.get(), &clock);
   DurableWaiter waiter(log.get());
   service::HttpServer server;
 
@@ -990,6 +1039,7 @@ int RunServe(const Argv& argv) {
   state.engine = &engine;
   state.engine_mu = &engine_mu;
   state.metrics = &metrics;
+  state.outbox = &outbox;
   state.waiter = &waiter;
   state.server = &server;
   state.clock = &clock;
@@ -1065,6 +1115,9 @@ int RunServe(const Argv& argv) {
                       s.message());
         return;
       }
+      // Keeps the metrics' count of log records up to date, a second's worth
+      // at a time, so no scrape has to read more.
+      metrics.CountNewRecords();
       std::unique_lock lock(wake_mu);
       wake.wait_for(lock, std::chrono::seconds(1), [&] { return stop.load(); });
     }
