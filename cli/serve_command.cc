@@ -694,7 +694,7 @@ class Api {
     bool get = req.method == "GET" || req.method == "HEAD";
     if (parts.size() == 2 && parts[1] == "incidents" && get) return ListIncidents(req);
     if (parts.size() == 3 && parts[1] == "incidents" && get) return OneIncident(parts[2]);
-    if (parts.size() == 4 && parts[1] == "incidents" && parts[3] == "history" && get) return History(parts[2]);
+    if (parts.size() == 4 && parts[1] == "incidents" && parts[3] == "history" && get) return History(req, parts[2]);
     if (parts.size() == 4 && parts[1] == "tickets" && get) return TicketIncident(parts[2], parts[3]);
     if (parts.size() == 2 && parts[1] == "audit" && get) return Audit(req);
     if (parts.size() == 3 && parts[1] == "audit" && parts[2] == "head" && get) {
@@ -805,14 +805,34 @@ class Api {
     return JsonResponse(200, std::move(body));
   }
 
-  HttpResponse History(const std::string& id) {
+  // A page of an incident's records, oldest first: `limit` (1,000 unless
+  // asked, at most 10,000) from seq `cursor`. One that recurs for months has
+  // them by the hundred thousand, too many for one answer built in memory.
+  HttpResponse History(const HttpRequest& req, const std::string& id) {
+    uint64_t from = 0;
+    if (std::string c = req.Query("cursor"); !c.empty()) {
+      if (c.size() > 19 || !std::all_of(c.begin(), c.end(), ::isdigit)) return ErrorResponse(400, "cursor must be a seq");
+      from = std::stoull(c);
+    }
+    size_t limit = 1000;
+    if (std::string l = req.Query("limit"); !l.empty()) {
+      if (l.size() > 5 || !std::all_of(l.begin(), l.end(), ::isdigit) || std::stoul(l) == 0 || std::stoul(l) > 10000) {
+        return ErrorResponse(400, "limit must be 1 to 10000");
+      }
+      limit = std::stoul(l);
+    }
     Incident inc;
     if (!FindIncident(id, &inc)) return ErrorResponse(404, "no incident " + id);
     std::vector<LogRecord> records;
-    if (Status s = s_->log->IncidentRecords(id, &records); !s.ok()) return ErrorResponse(500, s.message());
+    uint64_t next = 0;
+    if (Status s = s_->log->IncidentRecords(id, from, limit, &records, &next); !s.ok()) {
+      return ErrorResponse(500, s.message());
+    }
     json::array out;
     for (const auto& r : records) out.push_back(json::parse(RecordToJson(r)));
-    return JsonResponse(200, json::object{{"incident", id}, {"records", std::move(out)}});
+    json::object body{{"incident", id}, {"records", std::move(out)}};
+    body["next_cursor"] = next ? json::value(std::to_string(next)) : json::value(nullptr);
+    return JsonResponse(200, std::move(body));
   }
 
   HttpResponse SetStatus(const HttpRequest& req, const std::string& id) {

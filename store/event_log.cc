@@ -23,6 +23,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -682,10 +683,22 @@ Status EventLog::ReadRecord(uint64_t seq, LogRecord* record) const {
 }
 
 Status EventLog::IncidentRecords(std::string_view incident, std::vector<LogRecord>* out) const {
+  uint64_t next = 0;
+  return IncidentRecords(incident, 0, std::numeric_limits<size_t>::max(), out, &next);
+}
+
+Status EventLog::IncidentRecords(std::string_view incident, uint64_t from, size_t limit, std::vector<LogRecord>* out,
+                                 uint64_t* next) const {
+  *next = 0;
   std::vector<std::string> keys;
   std::string prefix(incident);
   prefix.push_back('\0');
-  Status s = Scan(Cf::kByIncident, prefix, [&](std::string_view k, std::string_view) {
+  Status s = ScanFrom(Cf::kByIncident, prefix + SeqKey(from), [&](std::string_view k, std::string_view) {
+    if (k.substr(0, prefix.size()) != prefix) return false;
+    if (keys.size() == limit) {
+      *next = SeqFromKey(k.substr(prefix.size()));
+      return false;
+    }
     keys.emplace_back(k.substr(prefix.size()));
     return true;
   });

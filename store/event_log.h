@@ -156,6 +156,11 @@ class EventLog {
   Status ReadRecord(uint64_t seq, LogRecord* record) const;
   // The records of one incident, in seq order (through kByIncident).
   Status IncidentRecords(std::string_view incident, std::vector<LogRecord>* out) const;
+  // A page of them: at most `limit` records with seq >= `from`; *next is the
+  // seq to resume at, or 0 when the page holds the last one. An incident
+  // that recurs for months has records by the hundred thousand.
+  Status IncidentRecords(std::string_view incident, uint64_t from, size_t limit, std::vector<LogRecord>* out,
+                         uint64_t* next) const;
 
   // Head of the chain as written in kMeta, committed with the last Step.
   ChainHead Head() const;

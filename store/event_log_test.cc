@@ -78,6 +78,35 @@ TEST(EventLog, IndexesRecordsByIncident) {
   EXPECT_EQ(recs.size(), 2u);
 }
 
+TEST(EventLog, IncidentRecordsComeInPagesThatResumeWhereTheLastStopped) {
+  TempDir dir;
+  auto log = OpenWriter(dir.path());
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(log->Append(OneRecord("r" + std::to_string(i), "inc_1", "{}")).ok());
+    ASSERT_TRUE(log->Append(OneRecord("other", "inc_2", "{}")).ok());
+  }
+  ASSERT_TRUE(log->Append(OneRecord("neighbour", "inc_10", "{}")).ok());
+  std::vector<std::string> types;
+  std::vector<uint64_t> cursors;
+  uint64_t from = 0, next = 0;
+  do {
+    std::vector<LogRecord> page;
+    ASSERT_TRUE(log->IncidentRecords("inc_1", from, 3, &page, &next).ok());
+    EXPECT_LE(page.size(), 3u);
+    for (const auto& r : page) types.push_back(r.type);
+    cursors.push_back(next);
+    from = next;
+  } while (next != 0 && cursors.size() < 10);
+  EXPECT_EQ(types, (std::vector<std::string>{"r0", "r1", "r2", "r3", "r4", "r5", "r6"}));
+  // 3 + 3 + 1: the cursors are the seqs of r3 and r6 (inc_1's records are the odd seqs), then the end.
+  EXPECT_EQ(cursors, (std::vector<uint64_t>{7, 13, 0}));
+  // A page that ends exactly at the last record says so.
+  std::vector<LogRecord> all;
+  ASSERT_TRUE(log->IncidentRecords("inc_1", 0, 7, &all, &next).ok());
+  EXPECT_EQ(all.size(), 7u);
+  EXPECT_EQ(next, 0u);
+}
+
 TEST(EventLog, ConcurrentAppendsAreDenseAndEachSeqAppearsOnce) {
   TempDir dir;
   auto log = OpenWriter(dir.path());

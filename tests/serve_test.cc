@@ -472,6 +472,40 @@ TEST_F(Serve, RefusedRequestsAreAnsweredWithJsonNamingTheProblem) {
   EXPECT_EQ(Stop(), 0);
 }
 
+// An incident's history comes in pages that follow on from each other, so an
+// incident with months of recurrences is not built into one answer.
+TEST_F(Serve, AnIncidentsHistoryComesInPages) {
+  Start();
+  auto c = Client();
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(Post(*c, Event("evt_p" + std::to_string(i))).status, 202);  // one incident
+  auto seqs_of = [](const boost::json::value& page) {
+    std::vector<int64_t> seqs;
+    for (const auto& r : page.at("records").as_array()) seqs.push_back(r.at("seq").to_number<int64_t>());
+    return seqs;
+  };
+  auto whole = boost::json::parse(Call(*c, "GET", "/v1/incidents/inc_00000001/history?limit=10000", kRead).body);
+  std::vector<int64_t> all = seqs_of(whole);
+  ASSERT_GE(all.size(), 10u);  // five events: received and opened or recurred each
+  EXPECT_TRUE(whole.at("next_cursor").is_null());
+  std::vector<int64_t> paged;
+  std::string cursor;
+  for (int pages = 0; pages < 20; ++pages) {
+    auto r = Call(*c, "GET", "/v1/incidents/inc_00000001/history?limit=3" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                  kRead);
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto page = boost::json::parse(r.body);
+    auto seqs = seqs_of(page);
+    EXPECT_LE(seqs.size(), 3u);
+    paged.insert(paged.end(), seqs.begin(), seqs.end());
+    if (page.at("next_cursor").is_null()) break;
+    cursor = std::string(page.at("next_cursor").as_string());
+  }
+  EXPECT_EQ(paged, all);
+  EXPECT_EQ(Call(*c, "GET", "/v1/incidents/inc_00000001/history?limit=0", kRead).status, 400);
+  EXPECT_EQ(Call(*c, "GET", "/v1/incidents/inc_00000001/history?cursor=x", kRead).status, 400);
+  EXPECT_EQ(Stop(), 0);
+}
+
 // HEAD gets what GET would, headers only: a body after them would be read as
 // the start of the next answer on a keep-alive connection. The open routes
 // take GET and HEAD and nothing else.
