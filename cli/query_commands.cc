@@ -117,20 +117,29 @@ int RunHistory(const Argv& argv) {
     return Fail(kExitFailure, "no incident, event or ticket with id \"" + id + "\" in " + (*log)->path() +
                                   " (see `noxsync incidents`)");
   }
-  std::vector<LogRecord> records;
-  if (s = (*log)->IncidentRecords(inc.id, &records); !s.ok()) return Fail(kExitFailure, s.message());
-
-  if (args.Has("--json")) {
-    std::string out = "{\"incident\":" + IncidentToDisplayJson(inc) + ",\"records\":[";
-    for (size_t i = 0; i < records.size(); ++i) {
-      if (i) out += ',';
-      out += RecordToJson(records[i]);
+  // Printed a page at a time: an incident that recurs for months has records
+  // by the hundred thousand, more than to hold in memory at once.
+  const bool as_json = args.Has("--json");
+  std::string out = as_json ? "{\"incident\":" + IncidentToDisplayJson(inc) + ",\"records\":[" : FormatTimelineHead(inc);
+  std::fputs(out.c_str(), stdout);
+  uint64_t from = 0, next = 0;
+  bool first = true;
+  do {
+    std::vector<LogRecord> page;
+    if (s = (*log)->IncidentRecords(inc.id, from, 10000, &page, &next); !s.ok()) {
+      std::fflush(stdout);
+      return Fail(kExitFailure, s.message());
     }
-    out += "]}\n";
+    out.clear();
+    for (const LogRecord& r : page) {
+      if (as_json && !first) out += ',';
+      out += as_json ? RecordToJson(r) : FormatTimelineRecord(r);
+      first = false;
+    }
     std::fputs(out.c_str(), stdout);
-  } else {
-    std::fputs(FormatTimeline(inc, records).c_str(), stdout);
-  }
+    from = next;
+  } while (next != 0);
+  if (as_json) std::fputs("]}\n", stdout);
   return kExitOk;
 }
 

@@ -137,7 +137,7 @@ std::string DescribeRecord(const LogRecord& r) {
   return json::serialize(v).substr(0, 160);
 }
 
-std::string FormatTimeline(const Incident& inc, const std::vector<LogRecord>& records) {
+std::string FormatTimelineHead(const Incident& inc) {
   std::string types;
   for (const auto& t : inc.classification_types) types += (types.empty() ? "" : ",") + t;
   std::string out;
@@ -150,13 +150,19 @@ std::string FormatTimeline(const Incident& inc, const std::vector<LogRecord>& re
   char line[128];
   std::snprintf(line, sizeof(line), "%8s  %-24s  %-27s  %s\n", "SEQ", "LOGGED (UTC)", "RECORD", "WHAT");
   out += line;
-  for (const LogRecord& r : records) {
-    std::snprintf(line, sizeof(line), "%8llu  %-24s  %-27s  ", static_cast<unsigned long long>(r.seq),
-                  FormatTimestamp(r.time_us).c_str(), r.type.c_str());
-    out += line;
-    out += DescribeRecord(r);
-    out += "\n";
-  }
+  return out;
+}
+
+std::string FormatTimelineRecord(const LogRecord& r) {
+  char line[128];
+  std::snprintf(line, sizeof(line), "%8llu  %-24s  %-27s  ", static_cast<unsigned long long>(r.seq),
+                FormatTimestamp(r.time_us).c_str(), r.type.c_str());
+  return line + DescribeRecord(r) + "\n";
+}
+
+std::string FormatTimeline(const Incident& inc, const std::vector<LogRecord>& records) {
+  std::string out = FormatTimelineHead(inc);
+  for (const LogRecord& r : records) out += FormatTimelineRecord(r);
   return out;
 }
 

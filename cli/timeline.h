@@ -15,6 +15,10 @@ std::string DescribeRecord(const LogRecord& r);
 
 // The incident header and one line per record.
 std::string FormatTimeline(const Incident& inc, const std::vector<LogRecord>& records);
+// The same in parts, for printing an incident's records a page at a time:
+// the incident and the column heads, then one line per record.
+std::string FormatTimelineHead(const Incident& inc);
+std::string FormatTimelineRecord(const LogRecord& r);
 
 // {"seq":..,"time":..,"time_us":..,"type":..,"incident":..,"payload":"<exact JSON text>",
 //  "prev_hash":..,"hash":..}

@@ -153,6 +153,41 @@ TEST_F(CliTest, HistoryJsonCanBeCheckedIndependentlyAsDocumented) {
       << noxsync::testing::ReadFile(out);
 }
 
+// An incident with more records than one page of the store (10,000): the
+// history is printed a page at a time, every record once, in order.
+TEST_F(CliTest, HistoryOfAnIncidentWithManyRecordsPrintsThemAll) {
+  std::string file = dir_.Sub("recurring.jsonl");
+  {
+    std::ofstream out(file);
+    for (int i = 0; i < 5001; ++i) {
+      out << R"({"event_id":"evt_rec)" << i << R"(","timestamp":"2026-03-20T14:32:00Z","platform_id":"chatgpt",)"
+          << R"("platform_name":"ChatGPT","user_email":"bot@acme.fr","risk_score":0.5,)"
+          << R"("classifications":[{"type":"EMAIL","value":"x","confidence":0.9}],)"
+          << R"("policy_decisions":{"action":"BLOCK","policy_id":"p","policy_name":"n"}})" << "\n";
+    }
+  }
+  ASSERT_EQ(Run("ingest " + file + Db()).exit_code, 0);
+  std::vector<LogRecord> stored;
+  {
+    auto log = EventLog::OpenForRead(dir_.Sub("store"));
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->IncidentRecords("inc_00000001", &stored).ok());
+  }
+  ASSERT_EQ(stored.size(), 10002u);  // received, then opened or recurred, for each event
+  auto r = Run("history inc_00000001 --json" + Db());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(r.out, ec);
+  ASSERT_FALSE(ec) << r.out.substr(0, 200);
+  const auto& records = doc.at("records").as_array();
+  ASSERT_EQ(records.size(), stored.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    ASSERT_EQ(records[i].at("seq").to_number<uint64_t>(), stored[i].seq) << i;
+  }
+  auto text = Run("history inc_00000001" + Db());
+  EXPECT_EQ(std::count(text.out.begin(), text.out.end(), '\n'), 5 + 10002);  // 3 lines, a blank, the heads
+}
+
 TEST_F(CliTest, UsageErrorsExitTwoAndFailuresExitOne) {
   EXPECT_EQ(Run("").exit_code, 2);
   EXPECT_EQ(Run("frobnicate").exit_code, 2);
