@@ -417,6 +417,8 @@ class DurableWaiter {
 constexpr size_t kMaxWaitingReports = 4;
 // Status changes waiting behind the one the engine is taking; more get 503.
 constexpr size_t kMaxWaitingStatusChanges = 16;
+// API reads waiting behind the one being answered; more get 503.
+constexpr size_t kMaxWaitingReads = 64;
 
 struct ServeState {
   const ServiceConfig* service = nullptr;
@@ -430,6 +432,7 @@ struct ServeState {
   DurableWaiter* waiter = nullptr;
   service::WorkQueue* reports = nullptr;
   service::WorkQueue* status_changes = nullptr;
+  service::WorkQueue* reads = nullptr;
   service::HttpServer* server = nullptr;
   const Clock* clock = nullptr;
   std::atomic<bool> shutting_down{false};
@@ -507,10 +510,22 @@ class Api {
     if (auto denied = Authorize(req, write ? Role::kOperate : Role::kRead)) return respond(*denied);
     std::vector<std::string> parts = PathParts(p);
     if (!write && parts.size() == 3 && parts[1] == "reports") {
-      return QueueReport(std::move(req), parts[2], std::move(respond));
+      // Reports read the whole range of the log: seconds at a million events.
+      return OffThread(s_->reports, kMaxWaitingReports, "report", std::move(req),
+                       [this, view = parts[2]](const HttpRequest& r) { return Reports(r, view); }, std::move(respond));
     }
     if (write && parts.size() == 4 && parts[1] == "incidents" && parts[3] == "status") {
-      return QueueStatusChange(std::move(req), parts[2], std::move(respond));
+      // A status change waits for the engine step in flight, which may be a
+      // poll of a backend that takes its time (minutes when it hangs, until
+      // its timeouts and retries run out).
+      return OffThread(s_->status_changes, kMaxWaitingStatusChanges, "status change", std::move(req),
+                       [this, id = parts[2]](const HttpRequest& r) { return SetStatus(r, id); }, std::move(respond));
+    }
+    if (!write) {
+      // A page of a listing examines up to max_scan_rows rows (100,000,
+      // a tenth of a second and more), an audit page up to 100,000 records.
+      return OffThread(s_->reads, kMaxWaitingReads, "read", std::move(req),
+                       [this, parts](const HttpRequest& r) { return Route(r, parts); }, std::move(respond));
     }
     respond(Route(req, parts));
   }
@@ -870,36 +885,21 @@ class Api {
     return OneIncident(incident);
   }
 
-  // Runs Reports on the reports thread; 503 when kMaxWaitingReports already
-  // wait, or when noxsync stops before this one's turn.
-  void QueueReport(HttpRequest req, std::string view, Responder respond) {
+  // Runs `work` on `queue`'s thread and answers with what it returns, so
+  // work that may take a while (a report, a page of a listing, a status
+  // change waiting for the engine) holds up no I/O thread and no webhook.
+  // 503 with Retry-After when `max_waiting` already wait, and for those still
+  // waiting when noxsync stops.
+  void OffThread(service::WorkQueue* queue, size_t max_waiting, const char* what, HttpRequest req,
+                 std::function<HttpResponse(const HttpRequest&)> work, Responder respond) {
     auto shared = std::make_shared<HttpRequest>(std::move(req));
-    bool queued = s_->reports->TryPost([this, shared, view, respond](bool run) {
-      if (!run) {
-        return respond(RetryLater("noxsync is shutting down; ask the next instance for the report"));
-      }
-      respond(Reports(*shared, view));
+    bool queued = queue->TryPost([shared, work = std::move(work), respond, what](bool run) {
+      if (!run) return respond(RetryLater(std::string("noxsync is shutting down; send the ") + what + " again"));
+      respond(work(*shared));
     });
     if (!queued) {
-      respond(RetryLater(std::to_string(kMaxWaitingReports) +
-                         " reports are already waiting for their turn; ask again in a few seconds"));
-    }
-  }
-
-  // A status change waits for the engine step in flight, which may be a poll
-  // of a backend that takes its time (its timeouts and retries: minutes when
-  // it hangs). It waits on the status-change thread, so the I/O thread goes
-  // on serving the webhook and every other connection; 503 when
-  // kMaxWaitingStatusChanges already wait, or when noxsync stops first.
-  void QueueStatusChange(HttpRequest req, std::string id, Responder respond) {
-    auto shared = std::make_shared<HttpRequest>(std::move(req));
-    bool queued = s_->status_changes->TryPost([this, shared, id, respond](bool run) {
-      if (!run) return respond(RetryLater("noxsync is shutting down; send the status change again"));
-      respond(SetStatus(*shared, id));
-    });
-    if (!queued) {
-      respond(RetryLater(std::to_string(kMaxWaitingStatusChanges) +
-                         " status changes are already waiting for the engine; send again in a few seconds"));
+      respond(RetryLater(std::to_string(max_waiting) + " " + what +
+                         "s are already waiting for their turn; send again in a few seconds"));
     }
   }
 
@@ -1043,8 +1043,10 @@ int RunServe(const Argv& argv) {
   WriterGate gate;
   Ingestor ingestor(log.get(), &clock);
   ingestor.set_gate(&gate);
+  std::atomic<bool> stop{false};  // SIGTERM: the engine ends its step early, then its loop
   SyncEngine engine(log.get(), setup.backends, &clock, config.sync, setup.notify.get());
   engine.set_gate(&gate);
+  engine.set_stop(&stop);
   std::mutex engine_mu;
   Metrics metrics(log.get());
   OutboxSummary outbox(log.get(), &clock);
@@ -1076,6 +1078,11 @@ int RunServe(const Argv& argv) {
   // waiting here, they hold up no I/O thread.
   service::WorkQueue status_changes("nox-status", kMaxWaitingStatusChanges);
   state.status_changes = &status_changes;
+  // Reads of the API (listings, audit pages, histories) on a thread of their
+  // own too: an I/O thread only reads requests, decides webhooks and writes
+  // answers, so no dashboard's paging holds up Noxys.
+  service::WorkQueue reads("nox-reads", kMaxWaitingReads);
+  state.reads = &reads;
 
   service::ServerOptions so;
   so.host = sc.host;
@@ -1098,7 +1105,6 @@ int RunServe(const Argv& argv) {
 
   // The engine: plan and drain every second (new incidents get tickets
   // promptly); poll, check SLAs and auto-resolve every poll interval.
-  std::atomic<bool> stop{false};
   std::mutex wake_mu;
   std::condition_variable wake;
   std::thread engine_thread([&] {
@@ -1162,12 +1168,16 @@ int RunServe(const Argv& argv) {
     break;
   }
   state.shutting_down = true;
-  reports.Stop();  // waiting reports get 503; the one running finishes
-  status_changes.Stop();  // the same for status changes
-  server.Shutdown(sc.drain_seconds * 1000);
-  waiter.Stop();  // answers are given; every 202 was durable before it was sent
+  // The engine first: a drain of a long backlog ends before its next
+  // backend call, and the engine's lock is free for a status change in
+  // flight to finish.
   stop = true;
   wake.notify_all();
+  reports.Stop();  // waiting reports get 503; the one running finishes
+  status_changes.Stop();  // the same for status changes
+  reads.Stop();           // and for reads
+  server.Shutdown(sc.drain_seconds * 1000);
+  waiter.Stop();  // answers are given; every 202 was durable before it was sent
   engine_thread.join();
   if (setup.notify) setup.notify->Stop();
   setup.record_to->store(nullptr);

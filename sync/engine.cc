@@ -536,6 +536,7 @@ Status SyncEngine::DrainOutbox(int* done) {
   std::set<std::string> blocked;  // incident/backend pairs with an unfinished earlier action
   int completed = 0;
   for (auto& [key, value] : rows) {
+    if (stop_ && stop_->load()) break;  // the rest stays in the outbox
     Action a;
     if (!Action::FromJson(value, &a)) {
       spdlog::error("sync: outbox row {} is unreadable; dropped", key);

@@ -21,6 +21,7 @@
 // (RunOnce, or the calls one by one).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -116,6 +117,11 @@ class SyncEngine {
   // Shares the store with an Ingestor in the same process (noxsync serve);
   // must outlive the engine. Not thread-safe itself: one caller at a time.
   void set_gate(WriterGate* gate) { gate_ = gate; }
+  // Set from another thread when the process stops (noxsync serve's SIGTERM):
+  // DrainOutbox returns before its next action, leaving the rest in the
+  // outbox for the next start, instead of working through a backlog of
+  // thousands of backend calls first. Must outlive the engine.
+  void set_stop(const std::atomic<bool>* stop) { stop_ = stop; }
 
   const EngineStats& stats() const { return stats_; }
   // Outbox actions waiting (due or not).
@@ -168,6 +174,7 @@ class SyncEngine {
   StagedState state_;
   Projector projector_;
   WriterGate* gate_ = nullptr;
+  const std::atomic<bool>* stop_ = nullptr;
   bool wrote_ = false;  // a Commit since the GateScope began
   uint64_t outbox_counter_ = 0;
   std::map<std::string, int64_t> backend_down_until_;  // backend -> time its actions wait until
