@@ -1047,6 +1047,9 @@ int RunServe(const Argv& argv) {
   SyncEngine engine(log.get(), setup.backends, &clock, config.sync, setup.notify.get());
   engine.set_gate(&gate);
   engine.set_stop(&stop);
+  // After an outage the outbox may hold thousands of tickets to make: a
+  // second of them at a time, so polls, SLA checks and status changes go on.
+  engine.set_drain_budget(1'000'000);
   std::mutex engine_mu;
   Metrics metrics(log.get());
   OutboxSummary outbox(log.get(), &clock);
@@ -1144,8 +1147,11 @@ int RunServe(const Argv& argv) {
       // Keeps the metrics' count of log records up to date, a second's worth
       // at a time, so no scrape has to read more.
       metrics.CountNewRecords();
+      // A drain cut short goes on at once, after a pause long enough for a
+      // status change waiting on the engine's lock to take it.
       std::unique_lock lock(wake_mu);
-      wake.wait_for(lock, std::chrono::seconds(1), [&] { return stop.load(); });
+      wake.wait_for(lock, engine.drain_cut_short() ? std::chrono::milliseconds(10) : std::chrono::milliseconds(1000),
+                    [&] { return stop.load(); });
     }
   });
 

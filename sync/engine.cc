@@ -535,8 +535,13 @@ Status SyncEngine::DrainOutbox(int* done) {
   int64_t now = clock_->NowMicros();
   std::set<std::string> blocked;  // incident/backend pairs with an unfinished earlier action
   int completed = 0;
+  drain_cut_short_ = false;
   for (auto& [key, value] : rows) {
     if (stop_ && stop_->load()) break;  // the rest stays in the outbox
+    if (drain_budget_us_ > 0 && clock_->NowMicros() - now >= drain_budget_us_) {
+      drain_cut_short_ = true;  // so does the rest, for the next call
+      break;
+    }
     Action a;
     if (!Action::FromJson(value, &a)) {
       spdlog::error("sync: outbox row {} is unreadable; dropped", key);

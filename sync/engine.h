@@ -122,6 +122,13 @@ class SyncEngine {
   // outbox for the next start, instead of working through a backlog of
   // thousands of backend calls first. Must outlive the engine.
   void set_stop(const std::atomic<bool>* stop) { stop_ = stop; }
+  // Bounds one DrainOutbox call to about `micros` of work (0, the default: no
+  // bound), so that the backlog an outage leaves (thousands of tickets, a
+  // backend call each) is worked through a slice at a time, with polls and
+  // status changes in between, not in one step that holds them all off.
+  // drain_cut_short() says whether the last call stopped with actions due.
+  void set_drain_budget(int64_t micros) { drain_budget_us_ = micros; }
+  bool drain_cut_short() const { return drain_cut_short_; }
 
   const EngineStats& stats() const { return stats_; }
   // Outbox actions waiting (due or not).
@@ -175,6 +182,8 @@ class SyncEngine {
   Projector projector_;
   WriterGate* gate_ = nullptr;
   const std::atomic<bool>* stop_ = nullptr;
+  int64_t drain_budget_us_ = 0;
+  bool drain_cut_short_ = false;
   bool wrote_ = false;  // a Commit since the GateScope began
   uint64_t outbox_counter_ = 0;
   std::map<std::string, int64_t> backend_down_until_;  // backend -> time its actions wait until
