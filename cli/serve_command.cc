@@ -719,6 +719,32 @@ class Api {
     return ErrorResponse(404, "no such route: " + req.method + " " + req.path + " (see docs/service.md)");
   }
 
+  // ?limit=N, 1 <= N <= max; `fallback` when absent.
+  static bool LimitParam(const HttpRequest& req, uint64_t fallback, uint64_t max, uint64_t* out, std::string* error) {
+    *out = fallback;
+    std::string l = req.Query("limit");
+    if (l.empty()) return true;
+    if (l.size() > 9 || !std::all_of(l.begin(), l.end(), ::isdigit) || std::stoull(l) == 0 || std::stoull(l) > max) {
+      *error = "limit must be 1 to " + std::to_string(max);
+      return false;
+    }
+    *out = std::stoull(l);
+    return true;
+  }
+
+  // ?cursor=<seq>; `fallback` when absent.
+  static bool SeqCursorParam(const HttpRequest& req, uint64_t fallback, uint64_t* out, std::string* error) {
+    *out = fallback;
+    std::string c = req.Query("cursor");
+    if (c.empty()) return true;
+    if (c.size() > 19 || !std::all_of(c.begin(), c.end(), ::isdigit)) {
+      *error = "cursor must be a seq";
+      return false;
+    }
+    *out = std::stoull(c);
+    return true;
+  }
+
   static bool TimeParam(const HttpRequest& req, const char* name, int64_t* out, std::string* error) {
     if (!req.HasQuery(name)) return true;
     if (!ParseTimestamp(req.Query(name), out)) {
@@ -751,15 +777,8 @@ class Api {
       severity = sv;
     }
     std::string platform = req.Query("platform");
-    int64_t limit = 100;
-    if (req.HasQuery("limit")) {
-      std::string l = req.Query("limit");
-      if (l.empty() || l.size() > 5 || !std::all_of(l.begin(), l.end(), ::isdigit) || std::stoi(l) < 1 ||
-          std::stoi(l) > 1000) {
-        return ErrorResponse(400, "limit must be 1 to 1000");
-      }
-      limit = std::stoi(l);
-    }
+    uint64_t limit = 0;
+    if (!LimitParam(req, 100, 1000, &limit, &error)) return ErrorResponse(400, error);
     // The page resumes after the cursor and stops at `limit` incidents or
     // after max_scan_rows rows, whichever comes first; next_cursor is the
     // last row examined, so a sparse filter pages on instead of scanning
@@ -770,7 +789,7 @@ class Api {
     int64_t examined = 0;
     Status s = s_->log->ScanFrom(Cf::kIncidents, cursor, [&](std::string_view k, std::string_view v) {
       if (!cursor.empty() && k == cursor) return true;
-      if (static_cast<int64_t>(items.size()) == limit || examined == s_->service->max_scan_rows) {
+      if (items.size() == limit || examined == s_->service->max_scan_rows) {
         next = last_examined;
         return false;
       }
@@ -824,17 +843,10 @@ class Api {
   // asked, at most 10,000) from seq `cursor`. One that recurs for months has
   // them by the hundred thousand, too many for one answer built in memory.
   HttpResponse History(const HttpRequest& req, const std::string& id) {
-    uint64_t from = 0;
-    if (std::string c = req.Query("cursor"); !c.empty()) {
-      if (c.size() > 19 || !std::all_of(c.begin(), c.end(), ::isdigit)) return ErrorResponse(400, "cursor must be a seq");
-      from = std::stoull(c);
-    }
-    size_t limit = 1000;
-    if (std::string l = req.Query("limit"); !l.empty()) {
-      if (l.size() > 5 || !std::all_of(l.begin(), l.end(), ::isdigit) || std::stoul(l) == 0 || std::stoul(l) > 10000) {
-        return ErrorResponse(400, "limit must be 1 to 10000");
-      }
-      limit = std::stoul(l);
+    uint64_t from = 0, limit = 0;
+    std::string error;
+    if (!SeqCursorParam(req, 0, &from, &error) || !LimitParam(req, 1000, 10000, &limit, &error)) {
+      return ErrorResponse(400, error);
     }
     Incident inc;
     if (!FindIncident(id, &inc)) return ErrorResponse(404, "no incident " + id);
@@ -942,17 +954,9 @@ class Api {
     if (!TimeParam(req, "since", &since, &error) || !TimeParam(req, "until", &until, &error)) {
       return ErrorResponse(400, error);
     }
-    uint64_t from = 1;
-    if (std::string c = req.Query("cursor"); !c.empty()) {
-      if (c.size() > 19 || !std::all_of(c.begin(), c.end(), ::isdigit)) return ErrorResponse(400, "cursor must be a seq");
-      from = std::stoull(c);
-    }
-    uint64_t limit = 10000;
-    if (std::string l = req.Query("limit"); !l.empty()) {
-      if (l.size() > 6 || !std::all_of(l.begin(), l.end(), ::isdigit) || std::stoull(l) == 0 || std::stoull(l) > 100000) {
-        return ErrorResponse(400, "limit must be 1 to 100000");
-      }
-      limit = std::stoull(l);
+    uint64_t from = 1, limit = 0;
+    if (!SeqCursorParam(req, 1, &from, &error) || !LimitParam(req, 10000, 100000, &limit, &error)) {
+      return ErrorResponse(400, error);
     }
     if (since != INT64_MIN) {
       // Records before this seq are all older than `since` (the store's time
