@@ -668,6 +668,9 @@ Status SyncEngine::Poll(const std::string& backend_name) {
       if (cursor.Accept(t)) changed.push_back(std::move(t));
     }
     token = page->next_page;
+    // Stopping: nothing is committed yet, and the next start's poll reads
+    // these pages again, so the rest need not be fetched now.
+    if (stop_ && stop_->load() && !token.empty()) return Status::Ok();
   } while (!token.empty());
 
   GateScope gate(this);

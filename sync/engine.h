@@ -120,7 +120,8 @@ class SyncEngine {
   // Set from another thread when the process stops (noxsync serve's SIGTERM):
   // DrainOutbox returns before its next action, leaving the rest in the
   // outbox for the next start, instead of working through a backlog of
-  // thousands of backend calls first. Must outlive the engine.
+  // thousands of backend calls first; Poll stops fetching pages and commits
+  // nothing, so the next start reads them again. Must outlive the engine.
   void set_stop(const std::atomic<bool>* stop) { stop_ = stop; }
   // Bounds one DrainOutbox call to about `micros` of work (0, the default: no
   // bound), so that the backlog an outage leaves (thousands of tickets, a

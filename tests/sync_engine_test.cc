@@ -228,6 +228,49 @@ TEST_F(SyncEngineTest, APersonsJiraChangeMovesTheIncidentThenServiceNowWithoutPi
   EXPECT_GE(engine.stats().echoes_ignored, 1u);
 }
 
+// Stopping (serve's SIGTERM) in the middle of a poll's pages: the poll ends
+// without fetching the rest and commits nothing, and the next one reads every
+// change again.
+TEST_F(SyncEngineTest, APollStoppedBetweenPagesCommitsNothingAndTheNextReadsItAll) {
+  Ingest({Event("evt_p1", "a@acme.fr", 0.95, "BLOCK"), Event("evt_p2", "b@acme.fr", 0.95, "BLOCK"),
+          Event("evt_p3", "c@acme.fr", 0.95, "BLOCK")});
+  jira::JiraConfig jc;
+  jc.base_url = jira_server_.base_url();
+  jc.user = "noxsync@acme.example";
+  jc.secret = Secret("fake-jira-api-token");
+  jc.project = "SEC";
+  jc.issue_type = "Security";
+  jc.http.proxy = http::ProxyOptions{};
+  jc.http.retry.max_attempts = 1;
+  jc.page_size = 1;  // a page per changed ticket
+  auto paged = std::move(jira::MakeJiraBackend(jc, clock_, sleeper_)).value();
+  SyncEngine engine(log_.get(), {{"jira", paged.get()}}, &clock_, SyncConfig::Defaults());
+  std::atomic<bool> stop{false};
+  engine.set_stop(&stop);
+  ASSERT_TRUE(engine.RunOnce().ok());
+  ASSERT_EQ(jira_fake_->Issues().size(), 3u);
+  clock_.Advance(120'000'000);
+  std::string error;
+  for (const char* key : {"SEC-1", "SEC-2", "SEC-3"}) ASSERT_TRUE(jira_fake_->Move(key, "In Progress", &error)) << error;
+  clock_.Advance(60'000'000);
+
+  stop = true;
+  jira_fake_->ClearRequests();
+  ASSERT_TRUE(engine.Poll("jira").ok());
+  EXPECT_EQ(Requests(jira_fake_->requests(), "GET", "/search") + Requests(jira_fake_->requests(), "POST", "/search"), 1);
+  for (const char* inc : {"inc_00000001", "inc_00000002", "inc_00000003"}) {
+    EXPECT_EQ(StatusOf(inc), IncidentStatus::kOpen) << inc;
+    EXPECT_EQ(Count(inc, "ticket.status_changed"), 0) << inc;
+  }
+
+  stop = false;
+  ASSERT_TRUE(engine.Poll("jira").ok());
+  for (const char* inc : {"inc_00000001", "inc_00000002", "inc_00000003"}) {
+    EXPECT_EQ(StatusOf(inc), IncidentStatus::kInProgress) << inc;
+    EXPECT_EQ(Count(inc, "ticket.status_changed"), 1) << inc;
+  }
+}
+
 TEST_F(SyncEngineTest, ANoxysSideResolveReachesBothTickets) {
   Ingest({kGuideEvent});
   SyncEngine& engine = Engine();
