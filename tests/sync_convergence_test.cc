@@ -22,6 +22,7 @@
 #include "sync/ingestor.h"
 #include "tests/event_generator.h"
 #include "tests/fakes/fake_jira.h"
+#include "tests/fakes/fake_jira_config.h"
 #include "tests/fakes/fake_servicenow.h"
 #include "tests/fakes/test_support.h"
 #include "tests/temp_dir.h"
@@ -44,13 +45,8 @@ std::string RunSeed(uint64_t seed) {
   if (!jira_server.Start(0, [&](const fakes::FakeRequest& r) { return jira.Handle(r); }, &error)) return error;
   if (!sn_server.Start(0, [&](const fakes::FakeRequest& r) { return sn.Handle(r); }, &error)) return error;
   jira.set_base_url(jira_server.base_url());
-  jira::JiraConfig jc;
-  jc.base_url = jira_server.base_url();
-  jc.user = "noxsync@acme.example";
-  jc.secret = Secret("fake-jira-api-token");
-  jc.project = "SEC";
-  jc.issue_type = "Security";
-  jc.http.proxy = http::ProxyOptions{};
+  jira::JiraConfig jc = fakes::FakeJiraConfig(jira_server.base_url());
+  jc.http.retry = http::RetryPolicy{};  // this test lets the client retry
   jc.http.request_timeout_us = 100'000;
   jc.http.jitter_seed = seed;
   servicenow::ServiceNowConfig sc;

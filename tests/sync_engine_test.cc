@@ -11,6 +11,7 @@
 #include "sync/notification_dispatcher.h"
 #include "sync/timestamp.h"
 #include "tests/fakes/fake_jira.h"
+#include "tests/fakes/fake_jira_config.h"
 #include "tests/fakes/fake_servicenow.h"
 #include "tests/fakes/test_support.h"
 #include "tests/temp_dir.h"
@@ -48,16 +49,7 @@ class SyncEngineTest : public ::testing::Test {
     EXPECT_TRUE(jira_server_.Start(0, [this](const fakes::FakeRequest& r) { return jira_fake_->Handle(r); }, &error));
     EXPECT_TRUE(sn_server_.Start(0, [this](const fakes::FakeRequest& r) { return sn_fake_->Handle(r); }, &error));
     jira_fake_->set_base_url(jira_server_.base_url());
-
-    jira::JiraConfig jc;
-    jc.base_url = jira_server_.base_url();
-    jc.user = "noxsync@acme.example";
-    jc.secret = Secret("fake-jira-api-token");
-    jc.project = "SEC";
-    jc.issue_type = "Security";
-    jc.http.proxy = http::ProxyOptions{};
-    jc.http.retry.max_attempts = 1;
-    jira_ = std::move(jira::MakeJiraBackend(jc, clock_, sleeper_)).value();
+    jira_ = std::move(jira::MakeJiraBackend(fakes::FakeJiraConfig(jira_server_.base_url()), clock_, sleeper_)).value();
     servicenow::ServiceNowConfig sc;
     sc.instance_url = sn_server_.base_url();
     sc.username = "svc_noxsync";
@@ -234,14 +226,7 @@ TEST_F(SyncEngineTest, APersonsJiraChangeMovesTheIncidentThenServiceNowWithoutPi
 TEST_F(SyncEngineTest, APollStoppedBetweenPagesCommitsNothingAndTheNextReadsItAll) {
   Ingest({Event("evt_p1", "a@acme.fr", 0.95, "BLOCK"), Event("evt_p2", "b@acme.fr", 0.95, "BLOCK"),
           Event("evt_p3", "c@acme.fr", 0.95, "BLOCK")});
-  jira::JiraConfig jc;
-  jc.base_url = jira_server_.base_url();
-  jc.user = "noxsync@acme.example";
-  jc.secret = Secret("fake-jira-api-token");
-  jc.project = "SEC";
-  jc.issue_type = "Security";
-  jc.http.proxy = http::ProxyOptions{};
-  jc.http.retry.max_attempts = 1;
+  jira::JiraConfig jc = fakes::FakeJiraConfig(jira_server_.base_url());
   jc.page_size = 1;  // a page per changed ticket
   auto paged = std::move(jira::MakeJiraBackend(jc, clock_, sleeper_)).value();
   SyncEngine engine(log_.get(), {{"jira", paged.get()}}, &clock_, SyncConfig::Defaults());
