@@ -905,11 +905,13 @@ class Api {
   void OffThread(service::WorkQueue* queue, size_t max_waiting, const char* what, HttpRequest req,
                  std::function<HttpResponse(const HttpRequest&)> work, Responder respond) {
     auto shared = std::make_shared<HttpRequest>(std::move(req));
-    bool queued = queue->TryPost([shared, work = std::move(work), respond, what](bool run) {
-      if (!run) return respond(RetryLater(std::string("noxsync is shutting down; send the ") + what + " again"));
-      respond(work(*shared));
+    auto stopping = [what] { return RetryLater(std::string("noxsync is shutting down; send the ") + what + " again"); };
+    bool queued = queue->TryPost([shared, work = std::move(work), respond, stopping](bool run) {
+      respond(run ? work(*shared) : stopping());
     });
-    if (!queued) {
+    if (!queued && s_->shutting_down) {  // the queue was stopped first
+      respond(stopping());
+    } else if (!queued) {
       respond(RetryLater(std::to_string(max_waiting) + " " + what +
                          "s are already waiting for their turn; send again in a few seconds"));
     }
