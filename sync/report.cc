@@ -176,19 +176,23 @@ std::string CsvField(const std::string& s) {
   return out + "\"";
 }
 
+// Every section, in order, with its title.
+constexpr std::pair<const char*, const char*> kSections[] = {
+    {"summary", "Summary"},
+    {"tickets_created", "Tickets created per backend"},
+    {"mttr_by_severity", "Mean time to resolution per severity"},
+    {"by_platform", "Incidents by platform"},
+    {"by_severity", "Incidents by severity"},
+    {"by_action", "Incidents by policy action"},
+    {"by_classification", "Incidents by classification type"},
+    {"sla_compliance", "SLA compliance per severity"},
+    {"trend", "Incidents opened over time"}};
+
 const char* SectionTitle(const std::string& s) {
-  static const std::map<std::string, const char*> titles = {
-      {"summary", "Summary"},
-      {"tickets_created", "Tickets created per backend"},
-      {"mttr_by_severity", "Mean time to resolution per severity"},
-      {"by_platform", "Incidents by platform"},
-      {"by_severity", "Incidents by severity"},
-      {"by_action", "Incidents by policy action"},
-      {"by_classification", "Incidents by classification type"},
-      {"sla_compliance", "SLA compliance per severity"},
-      {"trend", "Incidents opened over time"}};
-  auto it = titles.find(s);
-  return it == titles.end() ? s.c_str() : it->second;
+  for (const auto& [name, title] : kSections) {
+    if (s == name) return title;
+  }
+  return s.c_str();
 }
 
 std::vector<std::string> SectionsInOrder(const Report& r) {
@@ -271,6 +275,15 @@ std::string FigureValue(const Figure& f) {
     std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(std::llround(f.value)));
   }
   return buf;
+}
+
+const std::vector<std::string>& ReportSections() {
+  static const std::vector<std::string> sections = [] {
+    std::vector<std::string> v;
+    for (const auto& [name, title] : kSections) v.emplace_back(name);
+    return v;
+  }();
+  return sections;
 }
 
 Status BuildReport(const EventLog& log, const ReportRange& range, int64_t now_us, Report* out) {
@@ -489,12 +502,14 @@ std::string ReportText(const Report& r) {
 }
 
 std::string ReportJson(const Report& r) {
+  // Every section, even one without figures: a dashboard reading
+  // by_platform over an empty range finds it empty, not missing.
   std::string out = "{\"range\":{\"since\":";
   out += r.range.since_us == INT64_MIN ? "null" : "\"" + FormatTimestamp(r.range.since_us) + "\"";
   out += ",\"until\":";
   out += r.range.until_us == INT64_MAX ? "null" : "\"" + FormatTimestamp(r.range.until_us) + "\"";
   out += "},\"generated\":\"" + FormatTimestamp(r.generated_us) + "\",\"trend_unit\":\"" + r.trend_unit + "\"";
-  for (const auto& section : SectionsInOrder(r)) {
+  for (const auto& section : ReportSections()) {
     out += ",\"" + section + "\":{";
     bool first = true;
     for (const Figure* f : r.Section(section)) {

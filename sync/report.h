@@ -62,6 +62,11 @@ struct Report {
 
 Status BuildReport(const EventLog& log, const ReportRange& range, int64_t now_us, Report* out);
 
+// The sections a report has, in the order every format writes them:
+// "summary", "tickets_created", ..., "trend". The JSON has each of them
+// (empty over a range with no incident) and "sla_breaches" besides.
+const std::vector<std::string>& ReportSections();
+
 // The figure's value as every format writes it: "12", "75.0", "7200".
 std::string FigureValue(const Figure& f);
 

@@ -147,6 +147,19 @@ TEST_F(ReportTest, TheRangeSelectsIncidentsByTheirFirstEvent) {
   EXPECT_TRUE(r.breaches.empty());
 }
 
+// The JSON has every section whatever the range holds, so a reader finds
+// an empty one rather than a missing one.
+TEST_F(ReportTest, TheJsonHasEverySectionEvenOverAnEmptyRange) {
+  Report r;
+  ASSERT_TRUE(BuildReport(*log_, {At("2030-01-01"), INT64_MAX}, At("2030-02-01T00:00:00Z"), &r).ok());
+  boost::json::value j = boost::json::parse(ReportJson(r));
+  ASSERT_EQ(ReportSections().size(), 9u);
+  for (const auto& section : ReportSections()) EXPECT_TRUE(j.at(section).is_object()) << section;
+  EXPECT_TRUE(j.at("by_platform").as_object().empty());
+  EXPECT_EQ(j.at("summary").at("incidents").to_number<int64_t>(), 0);
+  EXPECT_TRUE(j.at("sla_breaches").as_array().empty());
+}
+
 TEST_F(ReportTest, EveryFormatShowsTheSameNumbers) {
   Report r;
   ASSERT_TRUE(BuildReport(*log_, {}, At("2026-11-05T00:00:00Z"), &r).ok());

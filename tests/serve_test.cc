@@ -241,9 +241,14 @@ TEST_F(Serve, EveryRouteChecksTheTokenAndItsRole) {
   EXPECT_NE(report.body.find(R"("summary":{"incidents":1,)"), std::string::npos) << report.body;
   auto view = Call(*c, "GET", "/v1/reports/by_platform", kRead);
   EXPECT_NE(view.body.find(R"("by_platform":{"ChatGPT":1})"), std::string::npos) << view.body;
+  // A view over a range with no incident is there, empty, not missing.
+  auto empty = Call(*c, "GET", "/v1/reports/by_platform?since=2030-01-01", kRead);
+  EXPECT_EQ(empty.status, 200) << empty.body;
+  EXPECT_NE(empty.body.find(R"("by_platform":{})"), std::string::npos) << empty.body;
   auto nope = Call(*c, "GET", "/v1/reports/nope", kRead);
   EXPECT_EQ(nope.status, 404);
-  EXPECT_NE(nope.body.find("use summary, "), std::string::npos) << nope.body;
+  EXPECT_NE(nope.body.find("use summary (the whole report), tickets_created, "), std::string::npos) << nope.body;
+  EXPECT_NE(nope.body.find(", trend, sla_breaches\""), std::string::npos) << nope.body;
   // The webhook wants the ingest role, even from an operator.
   EXPECT_EQ(Post(*c, Event("evt_b"), 0, "application/x-ndjson", kOperate).status, 403);
   EXPECT_EQ(Post(*c, Event("evt_b"), 0, "application/x-ndjson", nullptr).status, 401);
