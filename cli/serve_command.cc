@@ -1042,6 +1042,8 @@ int RunServe(const Argv& argv) {
   if (Status s = BuildEngineSetup(config, clock, sleeper, &setup); !s.ok()) return Fail(kExitUsage, s.message());
   EventLogOptions opts;
   opts.holder = "noxsync serve";
+  opts.holder_note = "while it runs, send events to its POST /v1/events and status changes to "
+                     "POST /v1/incidents/ID/status (docs/service.md)";
   auto opened = EventLog::OpenForWrite(StorePath(args), opts);
   if (!opened.ok()) return Fail(kExitFailure, opened.status().message());
   std::unique_ptr<EventLog> log = std::move(opened).value();

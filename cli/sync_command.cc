@@ -102,17 +102,7 @@ int OpenEngine(const NoxsyncConfig& config, const Args& args, const char* holder
   EventLogOptions opts;
   opts.holder = holder;
   auto log = EventLog::OpenForWrite(StorePath(args), opts);
-  if (!log.ok()) {
-    std::string message = log.status().message();
-    // The writer that holds the store is the service: it takes the same
-    // change over HTTP.
-    if (std::string_view(holder) == "noxsync incident set-status" &&
-        message.find("(noxsync serve)") != std::string::npos) {
-      message += "; while noxsync serve runs, change a status through it: POST /v1/incidents/ID/status with an "
-                 "operate token (docs/service.md)";
-    }
-    return Fail(kExitFailure, message);
-  }
+  if (!log.ok()) return Fail(kExitFailure, log.status().message());
   run->log = std::move(log).value();
   run->setup.record_to->store(run->log.get());
   run->engine = std::make_unique<SyncEngine>(run->log.get(), run->setup.backends, &run->clock, config.sync,

@@ -317,16 +317,24 @@ Status AcquireLock(EventLog::Impl* impl) {
     char buf[512] = {};
     ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
     ::close(fd);
+    // "pid N (holder)", then the holder's note on a line of its own.
     std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "another process";
-    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    std::string note;
+    if (size_t nl = holder.find('\n'); nl != std::string::npos) {
+      note = holder.substr(nl + 1);
+      holder.resize(nl);
+    }
+    while (!note.empty() && (note.back() == '\n' || note.back() == ' ')) note.pop_back();
+    while (!holder.empty() && holder.back() == ' ') holder.pop_back();
     if (err == EWOULDBLOCK) {
       return Status::Busy("store " + impl->path + " is open for writing by " + holder +
                           "; only one writer at a time (read commands such as history, "
-                          "incidents and verify work meanwhile)");
+                          "incidents and verify work meanwhile)" + (note.empty() ? "" : "; " + note));
     }
     return Status::IOError("cannot lock " + lock_path + ": " + std::strerror(err));
   }
   std::string who = "pid " + std::to_string(::getpid()) + " (" + impl->options.holder + ")\n";
+  if (!impl->options.holder_note.empty()) who += impl->options.holder_note + "\n";
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, who.data(), who.size(), 0) < 0) {
     ::close(fd);
     return Status::IOError("cannot write lock file " + lock_path + ": " + std::strerror(errno));

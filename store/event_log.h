@@ -83,6 +83,9 @@ struct VerifyReport {
 struct EventLogOptions {
   // Who holds the write lock, shown to a second writer ("noxsync ingest x").
   std::string holder = "noxsync";
+  // What a second writer can do instead while this one holds the store,
+  // added to its refusal (noxsync serve names its API); one line, short.
+  std::string holder_note;
   // fsync each group; false only for benchmarks of the non-durable ceiling.
   bool sync = true;
   // Free space the store's file system must keep. A group that would leave

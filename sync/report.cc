@@ -195,10 +195,12 @@ const char* SectionTitle(const std::string& s) {
   return s.c_str();
 }
 
+// The sections that have figures, in ReportSections' order: the text and
+// HTML leave an empty one out.
 std::vector<std::string> SectionsInOrder(const Report& r) {
   std::vector<std::string> out;
-  for (const auto& f : r.figures) {
-    if (std::find(out.begin(), out.end(), f.section) == out.end()) out.push_back(f.section);
+  for (const auto& [name, title] : kSections) {
+    if (!r.Section(name).empty()) out.emplace_back(name);
   }
   return out;
 }

@@ -712,6 +712,27 @@ TEST_F(Serve, ATicketBacklogIsWorkedThroughASliceAtATime) {
   EXPECT_EQ(Stop(), 0);
 }
 
+// While serve holds the store, a command that would write to it says where
+// the same change goes instead.
+TEST_F(Serve, ACommandThatWouldWriteWhileServeRunsIsPointedToTheApi) {
+  Start();
+  auto c = Client();
+  ASSERT_EQ(Post(*c, Event("evt_held")).status, 202);
+  auto r = testing::RunNoxsync("incident set-status inc_00000001 Resolved --config " + dir_.Sub("serve.json") +
+                                   " --db " + dir_.Sub("store"),
+                               dir_.path());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("(noxsync serve)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("POST /v1/incidents/ID/status"), std::string::npos) << r.err;
+  EXPECT_EQ(Stop(), 0);
+  // Stopped, it holds the store no more.
+  EXPECT_EQ(testing::RunNoxsync("incident set-status inc_00000001 Resolved --config " + dir_.Sub("serve.json") +
+                                    " --db " + dir_.Sub("store"),
+                                dir_.path())
+                .exit_code,
+            0);
+}
+
 // Reports run on their own thread with a bounded queue: many at once get an
 // answer each (the report, or 503 with Retry-After once 4 wait), and the
 // webhook keeps being answered meanwhile.

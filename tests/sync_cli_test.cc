@@ -11,7 +11,6 @@
 
 #include <gtest/gtest.h>
 
-#include "store/event_log.h"
 #include "tests/fakes/fake_jira.h"
 #include "tests/fakes/fake_servicenow.h"
 #include "tests/fakes/fake_webhooks.h"
@@ -155,20 +154,6 @@ TEST_F(SyncCommands, ConfigCheckReportsEveryProblemWithItsPath) {
   auto ok = RunNoxsync("config check --config " + Config(true), dir_.path());
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("is valid: backends jira, servicenow; 3 rule(s)"), std::string::npos) << ok.out;
-}
-
-// While serve holds the store, set-status says where the same change goes.
-TEST_F(SyncCommands, SetStatusWhileServeRunsPointsToTheApi) {
-  ASSERT_EQ(Run(std::string("ingest ") + NOXSYNC_SAMPLES + " --quiet").exit_code, 0);
-  {
-    auto serve = EventLog::OpenForWrite(dir_.Sub("store"), EventLogOptions{"noxsync serve"});
-    ASSERT_TRUE(serve.ok()) << serve.status().message();
-    auto r = Run("incident set-status inc_00000001 Resolved --config " + Config(false));
-    EXPECT_EQ(r.exit_code, 1);
-    EXPECT_NE(r.err.find("(noxsync serve)"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("POST /v1/incidents/ID/status"), std::string::npos) << r.err;
-  }
-  EXPECT_EQ(Run("incident set-status inc_00000001 Resolved --config " + Config(false)).exit_code, 0);
 }
 
 TEST_F(SyncCommands, SigtermStopsTheLoopCleanly) {
