@@ -319,6 +319,18 @@ TEST_F(Serve, BodyLimitContentTypeAndMixedLinesAreAnsweredPerLine) {
   std::string big(5000, ' ');
   EXPECT_EQ(Post(*c, Event("evt_big") + big).status, 413);
   EXPECT_EQ(Post(*c, Event("evt_t"), 0, "text/plain").status, 415);
+  {
+    // Compressed bodies are refused whole, not parsed into rejected lines.
+    std::string ts = std::to_string(SystemClock().NowMicros() / 1'000'000);
+    std::string body = "\x1f\x8b\x08\x00 not really gzip";
+    auto gz = Call(*c, "POST", "/v1/events", kIngest, body,
+                   {{"Content-Type", "application/json"},
+                    {"Content-Encoding", "GZIP"},
+                    {"X-Noxsync-Timestamp", ts},
+                    {"X-Noxsync-Signature", "sha256=" + cli::WebhookSignature(kSecret, ts, body)}});
+    EXPECT_EQ(gz.status, 415);
+    EXPECT_NE(gz.body.find(R"(content encoding \"gzip\" is not accepted)"), std::string::npos) << gz.body;
+  }
   EXPECT_EQ(Post(*c, "").status, 400);
   std::string mixed = Event("evt_1") + "\n{not json\n" + Event("evt_2", "bob@acme.fr") + "\n" +
                       R"({"event_id":"evt_3","risk_score":2})" + "\n";
@@ -363,7 +375,15 @@ TEST_F(Serve, BodyLimitContentTypeAndMixedLinesAreAnsweredPerLine) {
   auto audit = Call(*c, "GET", "/v1/audit", kRead);
   size_t rejected = 0;
   for (size_t at = 0; (at = audit.body.find("\"type\":\"event.rejected\"", at)) != std::string::npos; ++at) ++rejected;
-  EXPECT_EQ(rejected, 5u);
+  EXPECT_EQ(rejected, 5u);  // none from the compressed body
+  // "identity" is no encoding at all.
+  std::string ts = std::to_string(SystemClock().NowMicros() / 1'000'000);
+  auto plain = Call(*c, "POST", "/v1/events", kIngest, Event("evt_identity"),
+                    {{"Content-Type", "application/json"},
+                     {"Content-Encoding", "identity"},
+                     {"X-Noxsync-Timestamp", ts},
+                     {"X-Noxsync-Signature", "sha256=" + cli::WebhookSignature(kSecret, ts, Event("evt_identity"))}});
+  EXPECT_EQ(plain.status, 202) << plain.body;
   EXPECT_EQ(Stop(), 0);
 }
 
