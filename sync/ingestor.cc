@@ -48,7 +48,7 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
         broken_ = Status(s.code(), s.message() + " (nothing of this batch was stored; restart to retry)");
         return broken_;
       }
-      continue;
+      if (res.kind != IngestResult::Kind::kRejected) continue;  // else: an id resent with other content
     }
     res.kind = IngestResult::Kind::kRejected;
     json::object o;
@@ -97,8 +97,19 @@ Status Ingestor::Ingest(const std::vector<IngestLine>& lines, std::string_view s
 Status Ingestor::Decide(const NoxysEvent& ev, std::string_view text, Step* step, IngestResult* res) {
   res->event_id = ev.event_id;
   bool found = false;
-  if (Status s = projector_.IncidentForEvent(ev.event_id, &res->incident, &found); !s.ok()) return s;
+  std::string seen_digest;
+  if (Status s = projector_.IncidentForEvent(ev.event_id, &res->incident, &found, &seen_digest); !s.ok()) return s;
+  const std::string digest = EventDigest(ev);
   if (found) {
+    if (!seen_digest.empty() && seen_digest != digest) {
+      // Not a resend: the same id with other facts. Answering "duplicate"
+      // would drop them unseen; they are refused and kept in the log.
+      res->kind = IngestResult::Kind::kRejected;
+      res->error = "event_id " + ev.event_id + " was received before with other content (incident " + res->incident +
+                   "); the first one stands and this one is kept as event.rejected: send new facts under a new event_id";
+      res->incident.clear();
+      return Status::Ok();
+    }
     res->kind = IngestResult::Kind::kDuplicate;
     return Status::Ok();
   }
@@ -125,7 +136,7 @@ Status Ingestor::Decide(const NoxysEvent& ev, std::string_view text, Step* step,
     RecurredFacts f{ev.event_id, risk, ev.time_us, inc.occurrences + 1};
     step->records.push_back({now, record_type::kEventReceived, incident_id, std::string(text)});
     step->records.push_back({now, record_type::kIncidentRecurred, incident_id, RecurredPayload(f)});
-    if (Status s = projector_.OnEventReceived(incident_id, ev.event_id); !s.ok()) return s;
+    if (Status s = projector_.OnEventReceived(incident_id, ev.event_id, digest); !s.ok()) return s;
     if (Status s = projector_.OnIncidentRecurred(now, std::move(inc), f); !s.ok()) return s;
     res->incident = std::move(incident_id);
     res->opened = false;
@@ -147,7 +158,7 @@ Status Ingestor::Decide(const NoxysEvent& ev, std::string_view text, Step* step,
   f.event_time_us = ev.time_us;
   step->records.push_back({now, record_type::kEventReceived, incident_id, std::string(text)});
   step->records.push_back({now, record_type::kIncidentOpened, incident_id, OpenedPayload(f)});
-  if (Status s = projector_.OnEventReceived(incident_id, ev.event_id); !s.ok()) return s;
+  if (Status s = projector_.OnEventReceived(incident_id, ev.event_id, digest); !s.ok()) return s;
   if (Status s = projector_.OnIncidentOpened(now, incident_id, f); !s.ok()) return s;
   res->incident = std::move(incident_id);
   res->opened = true;

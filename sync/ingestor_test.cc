@@ -86,11 +86,65 @@ TEST_F(IngestorTest, NewEventOpensAnIncidentWithTwoRecords) {
 
 TEST_F(IngestorTest, RepeatedEventIdIsADuplicateAndWritesNothing) {
   Ingest({EventJson("evt_1", "2026-03-20T14:32:00Z")});
-  auto res = Ingest({EventJson("evt_1", "2026-03-20T14:32:00Z"), EventJson("evt_1", "2026-03-20T15:00:00Z")});
+  // A resend however its JSON is spaced or ordered, with a field noxsync
+  // does not read: the same facts, so a duplicate.
+  std::string respaced = R"({ "timestamp" : "2026-03-20T14:32:00.000Z", "event_id":"evt_1", "note":"retry 2",
+    "platform_id":"chatgpt","platform_name":"ChatGPT","user_email":"alice@acme.fr","risk_score":0.950,
+    "classifications":[{"confidence":0.90,"type":"EMAIL","value":"x"}],
+    "policy_decisions":{"policy_name":"Policy 1","action":"BLOCK","policy_id":"p1"}})";
+  auto res = Ingest({EventJson("evt_1", "2026-03-20T14:32:00Z"), respaced});
   EXPECT_EQ(res[0].kind, IngestResult::Kind::kDuplicate);
-  EXPECT_EQ(res[1].kind, IngestResult::Kind::kDuplicate);
+  EXPECT_EQ(res[1].kind, IngestResult::Kind::kDuplicate) << res[1].error;
   EXPECT_EQ(res[0].incident, "inc_00000001");
+  EXPECT_EQ(res[1].incident, "inc_00000001");
   EXPECT_EQ(Records().size(), 2u);
+}
+
+TEST_F(IngestorTest, AnEventIdResentWithOtherContentIsRefusedAndKept) {
+  Ingest({EventJson("evt_1", "2026-03-20T14:32:00Z")});
+  // Each differs from the first in one fact noxsync reads.
+  std::vector<std::string> changed = {
+      EventJson("evt_1", "2026-03-20T15:00:00Z"),
+      EventJson("evt_1", "2026-03-20T14:32:00Z", "mallory@acme.fr"),
+      EventJson("evt_1", "2026-03-20T14:32:00Z", "alice@acme.fr", "IBAN"),
+      EventJson("evt_1", "2026-03-20T14:32:00Z", "alice@acme.fr", "EMAIL", "COACH"),
+      EventJson("evt_1", "2026-03-20T14:32:00Z", "alice@acme.fr", "EMAIL", "BLOCK", "0.5"),
+  };
+  auto res = Ingest(changed);
+  for (size_t i = 0; i < changed.size(); ++i) {
+    EXPECT_EQ(res[i].kind, IngestResult::Kind::kRejected) << i;
+    EXPECT_EQ(res[i].event_id, "evt_1");
+    EXPECT_EQ(res[i].incident, "");
+    EXPECT_NE(res[i].error.find("evt_1 was received before with other content (incident inc_00000001)"),
+              std::string::npos)
+        << res[i].error;
+  }
+  // The first stands; each refused one is in the log with its text.
+  auto recs = Records();
+  ASSERT_EQ(recs.size(), 2u + changed.size());
+  for (size_t i = 0; i < changed.size(); ++i) {
+    EXPECT_EQ(recs[2 + i].type, "event.rejected");
+    EXPECT_NE(recs[2 + i].payload.find("other content"), std::string::npos) << recs[2 + i].payload;
+  }
+  EXPECT_NE(recs[3].payload.find("mallory@acme.fr"), std::string::npos) << recs[3].payload;
+  EXPECT_EQ(Find("inc_00000001").occurrences, 1u);
+  EXPECT_EQ(Find("inc_00000001").user_email, "alice@acme.fr");
+}
+
+TEST_F(IngestorTest, AnEventRowWithoutADigestAnswersDuplicate) {
+  // Rows written before digests were kept name only the incident: nothing
+  // to compare, so any resend of the id is a duplicate, as it was then.
+  Ingest({EventJson("evt_1", "2026-03-20T14:32:00Z")});
+  Step legacy;
+  legacy.mutations.push_back({Cf::kByEvent, "evt_1", "inc_00000001", false});
+  ASSERT_TRUE(log_->Append(std::move(legacy)).ok());
+  ingestor_ = std::make_unique<Ingestor>(log_.get(), &clock_, options_);  // no cached row
+  auto res = Ingest({EventJson("evt_1", "2026-03-20T15:00:00Z")});
+  EXPECT_EQ(res[0].kind, IngestResult::Kind::kDuplicate);
+  EXPECT_EQ(res[0].incident, "inc_00000001");
+  std::string v;
+  ASSERT_TRUE(log_->Get(Cf::kByEvent, "evt_1", &v).ok());
+  EXPECT_EQ(v, "inc_00000001");
 }
 
 TEST_F(IngestorTest, DuplicateWithinOneBatchIsCaught) {

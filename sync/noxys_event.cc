@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "store/record.h"
+#include "sync/json_text.h"
 #include "sync/timestamp.h"
 
 namespace noxsync {
@@ -184,6 +186,24 @@ bool ParseNoxysEvent(std::string_view text, NoxysEvent* ev, std::string* error) 
   if (!r.String(*pd, "policy_id", "policy_decisions.policy_id", &ev->policy_id, true)) return false;
   if (!r.String(*pd, "policy_name", "policy_decisions.policy_name", &ev->policy_name, false)) return false;
   return true;
+}
+
+std::string EventDigest(const NoxysEvent& ev) {
+  std::string form;
+  form.reserve(320);
+  JsonText j(&form);
+  j.Str("event_id", ev.event_id)
+      .Int("time_us", ev.time_us)
+      .Str("platform_id", ev.platform_id)
+      .Str("platform_name", ev.platform_name)
+      .Str("user_email", ev.user_email)
+      .Int("risk_ppm", RiskPpm(ev.risk_score));
+  for (const Classification& c : ev.classifications) {
+    j.Str("type", c.type).Str("value", c.value).Int("confidence_ppm", RiskPpm(c.confidence));
+  }
+  j.Str("action", PolicyActionName(ev.action)).Str("policy_id", ev.policy_id).Str("policy_name", ev.policy_name).End();
+  Hash h = Sha256(form);
+  return HashHex(h).substr(0, 16);
 }
 
 }  // namespace noxsync

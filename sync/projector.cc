@@ -149,8 +149,14 @@ void Projector::ResetForRebuild() {
   fingerprints_.Clear();
 }
 
-Status Projector::OnEventReceived(std::string_view incident, std::string_view event_id) {
-  state_->Put(Cf::kByEvent, event_id, std::string(incident));
+// by_event: "<incident id> <digest>", or the bare incident id in rows written
+// before digests were kept (incident ids hold no space).
+Status Projector::OnEventReceived(std::string_view incident, std::string_view event_id, std::string_view digest) {
+  std::string value;
+  value.reserve(incident.size() + 1 + digest.size());
+  value.append(incident);
+  if (!digest.empty()) value.append(1, ' ').append(digest);
+  state_->Put(Cf::kByEvent, event_id, std::move(value));
   return Status::Ok();
 }
 
@@ -203,6 +209,13 @@ Status Projector::OnIncidentRecurred(int64_t time_us, Incident inc, const Recurr
 
 Status Projector::Apply(const LogRecord& r) {
   if (r.type == record_type::kEventRejected) return Status::Ok();
+  if (r.type == record_type::kEventReceived) {
+    // The raw event as it was accepted: parsed again for its digest. One that
+    // no longer parses (a rule of a later version) keeps its id, no digest.
+    NoxysEvent ev;
+    std::string error;
+    if (ParseNoxysEvent(r.payload, &ev, &error)) return OnEventReceived(r.incident, ev.event_id, EventDigest(ev));
+  }
   json::error_code ec;
   json::value v = json::parse(json::string_view(r.payload.data(), r.payload.size()), ec);
   if (ec || !v.is_object()) {
@@ -212,7 +225,7 @@ Status Projector::Apply(const LogRecord& r) {
   try {
     auto str = [&](const char* k) { return std::string(o.at(k).as_string()); };
     if (r.type == record_type::kEventReceived) {
-      return OnEventReceived(r.incident, str("event_id"));
+      return OnEventReceived(r.incident, str("event_id"), "");
     }
     if (r.type == record_type::kIncidentOpened) {
       OpenedFacts f;
@@ -450,8 +463,13 @@ Status Projector::FindIncident(std::string_view id, Incident* inc, bool* found) 
   return ReadThrough(&incidents_, Cf::kIncidents, id, inc, found, IncidentFromJson);
 }
 
-Status Projector::IncidentForEvent(std::string_view event_id, std::string* incident, bool* found) {
-  return state_->Get(Cf::kByEvent, event_id, incident, found);
+Status Projector::IncidentForEvent(std::string_view event_id, std::string* incident, bool* found,
+                                   std::string* digest) {
+  if (Status s = state_->Get(Cf::kByEvent, event_id, incident, found); !s.ok() || !*found) return s;
+  size_t space = incident->find(' ');
+  if (digest != nullptr) digest->assign(space == std::string::npos ? std::string() : incident->substr(space + 1));
+  if (space != std::string::npos) incident->resize(space);
+  return Status::Ok();
 }
 
 Status Projector::LatestForFingerprint(std::string_view fp, FingerprintLatest* latest, bool* found) {

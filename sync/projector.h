@@ -193,7 +193,8 @@ class Projector {
   void ResetForRebuild();
 
   // Live path: the same folds, from facts the caller already holds.
-  Status OnEventReceived(std::string_view incident, std::string_view event_id);
+  // digest: EventDigest of the event, "" when unknown (kept with the row).
+  Status OnEventReceived(std::string_view incident, std::string_view event_id, std::string_view digest);
   Status OnIncidentOpened(int64_t time_us, std::string_view incident, const OpenedFacts& f);
   Status OnIncidentRecurred(int64_t time_us, std::string_view incident, const RecurredFacts& f);
   // The same, for a caller that has just read the incident (FindIncident).
@@ -214,7 +215,10 @@ class Projector {
 
   // Reads through the staged state.
   Status FindIncident(std::string_view id, Incident* inc, bool* found);
-  Status IncidentForEvent(std::string_view event_id, std::string* incident, bool* found);
+  // The incident an event went to and, when the row has it, the event's
+  // EventDigest ("" for rows written before digests were kept).
+  Status IncidentForEvent(std::string_view event_id, std::string* incident, bool* found,
+                          std::string* digest = nullptr);
   Status LatestForFingerprint(std::string_view fingerprint, FingerprintLatest* latest, bool* found);
   Status IncidentCount(uint64_t* count);
 

@@ -365,9 +365,16 @@ TEST_F(Serve, BodyLimitContentTypeAndMixedLinesAreAnsweredPerLine) {
   EXPECT_EQ(dup.at("results").at(2).at("result").as_string(), "duplicate");
   EXPECT_EQ(dup.at("results").at(2).at("incident").as_string(), "inc_00000002");
   EXPECT_FALSE(dup.at("results").at(2).as_object().contains("opened"));
+  // The same id with other content is no duplicate: refused, and kept.
+  auto changed = Post(*c, Event("evt_2", "mallory@acme.fr"), 0, "application/json");
+  EXPECT_EQ(changed.status, 400) << changed.body;
+  EXPECT_NE(changed.body.find("evt_2 was received before with other content (incident inc_00000002)"),
+            std::string::npos)
+      << changed.body;
   auto list = Call(*c, "GET", "/v1/incidents", kRead);
   EXPECT_NE(list.body.find("inc_00000002"), std::string::npos);
   EXPECT_EQ(list.body.find("inc_00000003"), std::string::npos) << list.body;
+  EXPECT_EQ(list.body.find("mallory"), std::string::npos) << list.body;
   // Only bad lines: 400, each with its line and reason, still kept in the log.
   auto none = Post(*c, "{\"event_id\":\"evt_9\"}\n", 0);
   EXPECT_EQ(none.status, 400);
@@ -375,7 +382,7 @@ TEST_F(Serve, BodyLimitContentTypeAndMixedLinesAreAnsweredPerLine) {
   auto audit = Call(*c, "GET", "/v1/audit", kRead);
   size_t rejected = 0;
   for (size_t at = 0; (at = audit.body.find("\"type\":\"event.rejected\"", at)) != std::string::npos; ++at) ++rejected;
-  EXPECT_EQ(rejected, 5u);  // none from the compressed body
+  EXPECT_EQ(rejected, 6u);  // none from the compressed body; one for evt_2's other content
   // "identity" is no encoding at all.
   std::string ts = std::to_string(SystemClock().NowMicros() / 1'000'000);
   auto plain = Call(*c, "POST", "/v1/events", kIngest, Event("evt_identity"),
