@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -292,37 +293,44 @@ class Session : public std::enable_shared_from_this<Session> {
     // Written out by hand into one buffer: Beast's response serializer cost
     // a few µs per answer (a field list allocated per header, then walked
     // through buffer-sequence iterators), and every answer here is a string.
-    auto out = std::make_shared<std::string>();
-    out->reserve(160 + res.content_type.size() + res.body.size());
-    *out += "HTTP/1.1 ";
-    *out += std::to_string(res.status);
-    *out += ' ';
-    *out += bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
-    *out += "\r\nServer: noxsync\r\nContent-Type: ";
-    *out += res.content_type;
+    // The body is sent from where the handler left it, beside the header:
+    // an audit page of 60 MB is not copied once more to be sent.
+    struct Out {
+      std::string head, body;
+    };
+    auto out = std::make_shared<Out>();
+    std::string* head = &out->head;
+    head->reserve(160 + res.content_type.size());
+    *head += "HTTP/1.1 ";
+    *head += std::to_string(res.status);
+    *head += ' ';
+    *head += bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
+    *head += "\r\nServer: noxsync\r\nContent-Type: ";
+    *head += res.content_type;
     if (request_) {
-      *out += "\r\nX-Request-Id: ";
-      *out += request_->request_id;
+      *head += "\r\nX-Request-Id: ";
+      *head += request_->request_id;
     }
     for (const auto& [k, v] : res.headers) {
       // Handlers set fixed names and values; one carrying a line break
       // would split the response, so it is dropped rather than sent.
       if (k.find_first_of("\r\n") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) continue;
-      *out += "\r\n";
-      *out += k;
-      *out += ": ";
-      *out += v;
+      *head += "\r\n";
+      *head += k;
+      *head += ": ";
+      *head += v;
     }
-    *out += "\r\nContent-Length: ";
-    *out += std::to_string(res.body.size());
-    if (!again) *out += "\r\nConnection: close";
-    *out += "\r\n\r\n";
+    *head += "\r\nContent-Length: ";
+    *head += std::to_string(res.body.size());
+    if (!again) *head += "\r\nConnection: close";
+    *head += "\r\n\r\n";
     // A HEAD answer has the GET's headers and no body: bytes after them
     // would be read as the start of the next answer on the connection.
-    if (!request_ || request_->method != "HEAD") *out += res.body;
+    if (!request_ || request_->method != "HEAD") out->body = std::move(res.body);
     int status = res.status;
     stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
-    asio::async_write(stream_, asio::buffer(*out), [self = shared_from_this(), out, again, status](beast::error_code ec, size_t) {
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(out->head), asio::buffer(out->body)};
+    asio::async_write(stream_, buffers, [self = shared_from_this(), out, again, status](beast::error_code ec, size_t) {
       self->Done(status);
       if (ec || !again) return self->Close();
       self->ReadHeader();
