@@ -33,6 +33,14 @@ ServiceConfig ReadServiceConfig(ConfigSection* s) {
   if (!c.webhook_secret.empty() && c.webhook_secret.reveal().size() < 16) {
     s->Error("webhook_secret", "is shorter than 16 characters; use a long random value (openssl rand -hex 32)");
   }
+  c.webhook_previous_secret = s->OptionalSecret("webhook_previous_secret");
+  if (!c.webhook_previous_secret.empty()) {
+    if (c.webhook_previous_secret.reveal().size() < 16) {
+      s->Error("webhook_previous_secret", "is shorter than 16 characters; it must be the secret senders used until now");
+    } else if (c.webhook_previous_secret.reveal() == c.webhook_secret.reveal()) {
+      s->Error("webhook_previous_secret", "is the same as webhook_secret; set webhook_secret to the new secret");
+    }
+  }
   std::set<std::string> names;
   for (auto& t : s->SectionList("tokens")) {
     ApiToken tok;

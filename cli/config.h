@@ -28,6 +28,8 @@ struct ServiceConfig {
   std::string host = "127.0.0.1";
   int port = 8080;
   Secret webhook_secret;  // HMAC-SHA256 key of POST /v1/events
+  // Also accepted while senders move to a new webhook_secret; empty: none.
+  Secret webhook_previous_secret;
   std::vector<ApiToken> tokens;
   bool open_metrics = true;  // /metrics without a token
   int64_t max_body_bytes = 1 << 20;

@@ -202,6 +202,8 @@ class Metrics {
   explicit Metrics(EventLog* log) : log_(log), log_cursor_(log->Head().seq + 1) {}
 
   std::atomic<uint64_t> events_accepted{0}, events_duplicate{0}, events_rejected{0};
+  // Webhook requests whose signature matched only webhook_previous_secret.
+  std::atomic<uint64_t> previous_secret_requests{0};
 
   void ObserveHttp(const std::string& route, int code, double seconds) {
     std::lock_guard lock(mu_);
@@ -246,6 +248,9 @@ class Metrics {
     line("noxsync_events_total", "result=\"accepted\"", static_cast<double>(events_accepted));
     line("noxsync_events_total", "result=\"duplicate\"", static_cast<double>(events_duplicate));
     line("noxsync_events_total", "result=\"rejected\"", static_cast<double>(events_rejected));
+    head("noxsync_webhook_previous_secret_requests_total", "counter",
+         "Webhook requests signed with webhook_previous_secret since start; 0 for a while: the rotation can end.");
+    line("noxsync_webhook_previous_secret_requests_total", "", static_cast<double>(previous_secret_requests));
     head("noxsync_tickets_created_total", "counter", "Tickets created per backend since start.");
     for (const auto& b : backends) line("noxsync_tickets_created_total", "backend=\"" + b + "\"", Get(tickets_created_, b));
     head("noxsync_tickets_failed_total", "counter", "Ticket creations given up per backend since start.");
@@ -439,6 +444,7 @@ struct ServeState {
   std::atomic<bool> store_failed{false};
   std::vector<Hash> token_digests;  // SHA-256 of each token, for constant-time compare
   const WebhookSigner* signer = nullptr;                     // keyed with the webhook secret
+  const WebhookSigner* previous_signer = nullptr;            // webhook_previous_secret, if set
 };
 
 // "/v1/incidents/inc_1" -> {"v1", "incidents", "inc_1"}.
@@ -583,12 +589,17 @@ class Api {
                                     std::to_string(s_->service->signature_max_age_s) +
                                     " s are refused (replay protection): check the sender's clock");
     }
-    std::string want = "sha256=" + s_->signer->Sign(ts, req.body);
-    if (sig.size() != want.size() || CRYPTO_memcmp(sig.data(), want.data(), want.size()) != 0) {
-      return ErrorResponse(401, "bad signature: X-Noxsync-Signature does not match the body under the webhook "
-                                "secret");
+    auto matches = [&](const WebhookSigner& signer) {
+      std::string want = "sha256=" + signer.Sign(ts, req.body);
+      return sig.size() == want.size() && CRYPTO_memcmp(sig.data(), want.data(), want.size()) == 0;
+    };
+    if (matches(*s_->signer)) return std::nullopt;
+    if (s_->previous_signer != nullptr && matches(*s_->previous_signer)) {
+      ++s_->metrics->previous_secret_requests;
+      return std::nullopt;
     }
-    return std::nullopt;
+    return ErrorResponse(401, "bad signature: X-Noxsync-Signature does not match the body under the webhook "
+                              "secret");
   }
 
   void Events(HttpRequest req, Responder respond) {
@@ -1089,6 +1100,11 @@ int RunServe(const Argv& argv) {
   for (const auto& t : sc.tokens) state.token_digests.push_back(Sha256(t.token.reveal()));
   WebhookSigner signer(sc.webhook_secret.reveal());
   state.signer = &signer;
+  std::optional<WebhookSigner> previous_signer;
+  if (!sc.webhook_previous_secret.empty()) {
+    previous_signer.emplace(sc.webhook_previous_secret.reveal());
+    state.previous_signer = &*previous_signer;
+  }
   Api api(&state);
   // Reports read the whole log, seconds at a million events; on their own
   // thread they leave the I/O threads to the webhook. Declared after the

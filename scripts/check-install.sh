@@ -26,6 +26,7 @@ test -f "$scratch/root/share/doc/noxsync/examples/noxsync.example.json"
 for v in JIRA_API_TOKEN SERVICENOW_PASSWORD NOXSYNC_WEBHOOK_SECRET NOXSYNC_INGEST_TOKEN NOXSYNC_READ_TOKEN \
          NOXSYNC_OPERATE_TOKEN; do export "$v=placeholder-0123456789abcdef"; done
 export SLACK_SOC_WEBHOOK=https://hooks.slack.com/services/T0/B0/placeholder
+export NOXSYNC_WEBHOOK_PREVIOUS_SECRET=  # as the example env has it: no rotation under way
 "$scratch/root/bin/noxsync" config check --config "$scratch/root/share/doc/noxsync/examples/noxsync.example.json" 2>&1 \
   | grep -q "is valid" || { echo "the example configuration does not pass config check"; exit 1; }
 

@@ -73,7 +73,8 @@ class Serve : public ::testing::Test {
   // Starts `noxsync serve`; extra service keys after the required ones,
   // --log-file when log_file is given, and the fake Jira as its backend
   // unless `jira` is false.
-  void Start(const std::string& extra_service = "", const std::string& log_file = "", bool jira = true) {
+  // The configuration Start uses, in serve.json; its path.
+  std::string WriteConfig(const std::string& extra_service = "", bool jira = true) {
     std::string config = dir_.Sub("serve.json");
     std::ofstream(config) << "{"
                           << (jira ? R"("backends":{"jira":{"base_url":")" + jira_server_.base_url() +
@@ -84,6 +85,11 @@ class Serve : public ::testing::Test {
                           << R"({"name":"dashboard","token":")" << kRead << R"(","role":"read"},)"
                           << R"({"name":"soc","token":")" << kOperate << R"(","role":"operate"}])" << extra_service
                           << "}}";
+    return config;
+  }
+
+  void Start(const std::string& extra_service = "", const std::string& log_file = "", bool jira = true) {
+    std::string config = WriteConfig(extra_service, jira);
     out_ = dir_.Sub("serve.out");
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -283,6 +289,28 @@ TEST(WebhookSignature, IsTheHmacSha256OfTimestampDotBody) {
   for (auto& t : threads) t.join();
   for (const auto& g : got) EXPECT_EQ(g, want);
   EXPECT_NE(signer.Sign("1764412801", R"({"event_id":"evt_1"})"), want);
+}
+
+// Rotating the webhook secret: the new one and the previous one are both
+// accepted, any other refused, and a counter says when senders have moved.
+TEST_F(Serve, DuringARotationThePreviousWebhookSecretIsAcceptedToo) {
+  const char* kOld = "the-old-webhook-secret-0123456789";
+  Start(std::string(R"(,"webhook_previous_secret":")") + kOld + "\"");
+  auto c = Client();
+  EXPECT_EQ(Post(*c, Event("evt_new")).status, 202);
+  EXPECT_EQ(Post(*c, Event("evt_old", "bob@acme.fr"), 0, "application/x-ndjson", kIngest, kOld).status, 202);
+  auto other = Post(*c, Event("evt_other"), 0, "application/x-ndjson", kIngest, "a-third-secret-0123456789");
+  EXPECT_EQ(other.status, 401);
+  EXPECT_NE(other.body.find("bad signature"), std::string::npos) << other.body;
+  auto m = Call(*c, "GET", "/metrics", nullptr);
+  EXPECT_NE(m.body.find("noxsync_webhook_previous_secret_requests_total 1\n"), std::string::npos) << m.body;
+  EXPECT_EQ(Stop(), 0);
+  // A previous secret equal to the current one is a mistake, said as such.
+  std::string config = WriteConfig(std::string(R"(,"webhook_previous_secret":")") + kSecret + "\"");
+  auto same = testing::RunNoxsync("config check --config " + config, dir_.path());
+  EXPECT_NE(same.exit_code, 0);
+  EXPECT_NE(same.err.find("service.webhook_previous_secret: is the same as webhook_secret"), std::string::npos)
+      << same.err;
 }
 
 TEST_F(Serve, TheWebhookSignatureIsCheckedAndAStaleOneRefused) {
