@@ -80,12 +80,16 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const std::shared_ptr<rocksdb::Cac
   t.block_cache = cache;
   // Point lookups dominate the index CFs (is this event new? which incident
   // holds this fingerprint?), and most answers are "absent": a bloom filter
-  // turns those into no disk read at all.
-  if (cf != Cf::kLog) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // turns those into no disk read at all. The log and the timeline index
+  // are only ever scanned, where a whole-key filter is never asked.
+  const bool point_lookups = cf != Cf::kLog && cf != Cf::kByIncident;
+  if (point_lookups) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
-  if (cf != Cf::kLog) {
-    // The same for rows still in the memtable: a miss costs a bloom probe
-    // instead of a skip-list walk (measured: the largest cost of ingest).
+  // The same for rows still in the memtable: a miss costs a bloom probe
+  // instead of a skip-list walk (measured: the largest cost of ingest). Not
+  // for `incidents`, read by ids that exist (the bloom would only add a
+  // cache miss to each of its inserts), nor for the scanned families.
+  if (point_lookups && cf != Cf::kIncidents) {
     o.memtable_whole_key_filtering = true;
     o.memtable_prefix_bloom_size_ratio = 0.1;
   }
