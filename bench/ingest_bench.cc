@@ -105,7 +105,7 @@ void BM_NoxsyncBulkIngest(benchmark::State& state) {
 
 struct Rows {
   std::vector<std::pair<std::string, std::string>> log;        // seq -> record
-  std::vector<std::pair<std::string, std::string>> by_event;   // event id -> incident
+  std::vector<std::pair<std::string, std::string>> by_event;   // event id -> incident and digest
   std::vector<std::pair<std::string, std::string>> incidents;  // id -> projection
 };
 
@@ -135,7 +135,7 @@ class RowMaker {
       r.payload = OpenedPayload(f);
       r.seq = ++seq_;
       rows->log.emplace_back(SeqKey(r.seq), EncodeRecord(r));
-      rows->by_event.emplace_back(ev.event_id, id);
+      rows->by_event.emplace_back(ev.event_id, id + ' ' + EventDigest(ev));  // as noxsync keeps it
       Incident inc;
       inc.id = id;
       inc.fingerprint = f.fingerprint;
