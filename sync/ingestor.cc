@@ -58,7 +58,12 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
     const std::string& text = lines[i].text;
     o["text"] = text.size() > options_.max_rejected_text ? text.substr(0, options_.max_rejected_text) : text;
     if (text.size() > options_.max_rejected_text) o["text_bytes"] = text.size();
-    step.records.push_back({clock_->NowMicros(), record_type::kEventRejected, "", json::serialize(o)});
+    // An id resent with other content names the incident of the first one,
+    // so the refusal shows in that incident's history; results carry an
+    // incident only for accepted and duplicate lines.
+    step.records.push_back({clock_->NowMicros(), record_type::kEventRejected, std::move(res.incident),
+                            json::serialize(o)});
+    res.incident.clear();
   }
   if (step.records.empty()) {
     // Only duplicates: they are durable once whatever made them known is.
@@ -107,8 +112,7 @@ Status Ingestor::Decide(const NoxysEvent& ev, std::string_view text, Step* step,
       res->kind = IngestResult::Kind::kRejected;
       res->error = "event_id " + ev.event_id + " was received before with other content (incident " + res->incident +
                    "); the first one stands and this one is kept as event.rejected: send new facts under a new event_id";
-      res->incident.clear();
-      return Status::Ok();
+      return Status::Ok();  // res->incident names the incident for the record; Submit clears it
     }
     res->kind = IngestResult::Kind::kDuplicate;
     return Status::Ok();

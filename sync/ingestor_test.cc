@@ -125,7 +125,11 @@ TEST_F(IngestorTest, AnEventIdResentWithOtherContentIsRefusedAndKept) {
   for (size_t i = 0; i < changed.size(); ++i) {
     EXPECT_EQ(recs[2 + i].type, "event.rejected");
     EXPECT_NE(recs[2 + i].payload.find("other content"), std::string::npos) << recs[2 + i].payload;
+    EXPECT_EQ(recs[2 + i].incident, "inc_00000001");  // in the first event's incident's history
   }
+  std::vector<LogRecord> timeline;
+  ASSERT_TRUE(log_->IncidentRecords("inc_00000001", &timeline).ok());
+  EXPECT_EQ(timeline.size(), 2u + changed.size());
   EXPECT_NE(recs[3].payload.find("mallory@acme.fr"), std::string::npos) << recs[3].payload;
   EXPECT_EQ(Find("inc_00000001").occurrences, 1u);
   EXPECT_EQ(Find("inc_00000001").user_email, "alice@acme.fr");
