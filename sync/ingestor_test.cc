@@ -98,6 +98,19 @@ TEST_F(IngestorTest, RepeatedEventIdIsADuplicateAndWritesNothing) {
   EXPECT_EQ(res[0].incident, "inc_00000001");
   EXPECT_EQ(res[1].incident, "inc_00000001");
   EXPECT_EQ(Records().size(), 2u);
+  // Classifications listed in another order: the same event.
+  std::string two = R"({"event_id":"evt_2","timestamp":"2026-03-20T14:40:00Z","platform_id":"chatgpt",)"
+                    R"("platform_name":"ChatGPT","user_email":"bob@acme.fr","risk_score":0.5,"classifications":[)"
+                    R"({"type":"EMAIL","value":"b","confidence":0.9},{"type":"IBAN","value":"FR76","confidence":0.8}],)"
+                    R"("policy_decisions":{"action":"COACH","policy_id":"p1","policy_name":"Policy 1"}})";
+  const std::string in_order = R"({"type":"EMAIL","value":"b","confidence":0.9},{"type":"IBAN","value":"FR76","confidence":0.8})";
+  std::string swapped = two;
+  swapped.replace(swapped.find(in_order), in_order.size(),
+                  R"({"type":"IBAN","value":"FR76","confidence":0.8},{"type":"EMAIL","value":"b","confidence":0.9})");
+  ASSERT_NE(swapped, two);
+  auto pair = Ingest({two, swapped});
+  EXPECT_EQ(pair[0].kind, IngestResult::Kind::kAccepted) << pair[0].error;
+  EXPECT_EQ(pair[1].kind, IngestResult::Kind::kDuplicate) << pair[1].error << "\n" << swapped;
 }
 
 TEST_F(IngestorTest, AnEventIdResentWithOtherContentIsRefusedAndKept) {

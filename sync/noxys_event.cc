@@ -4,8 +4,10 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
 #include "store/record.h"
 #include "sync/json_text.h"
@@ -198,8 +200,14 @@ std::string EventDigest(const NoxysEvent& ev) {
       .Str("platform_name", ev.platform_name)
       .Str("user_email", ev.user_email)
       .Int("risk_ppm", RiskPpm(ev.risk_score));
-  for (const Classification& c : ev.classifications) {
-    j.Str("type", c.type).Str("value", c.value).Int("confidence_ppm", RiskPpm(c.confidence));
+  // As a set: a sender that lists the same classifications in another
+  // order sends the same event.
+  std::vector<std::tuple<std::string_view, std::string_view, int64_t>> cs;
+  cs.reserve(ev.classifications.size());
+  for (const Classification& c : ev.classifications) cs.emplace_back(c.type, c.value, RiskPpm(c.confidence));
+  std::sort(cs.begin(), cs.end());
+  for (const auto& [type, value, confidence_ppm] : cs) {
+    j.Str("type", type).Str("value", value).Int("confidence_ppm", confidence_ppm);
   }
   j.Str("action", PolicyActionName(ev.action)).Str("policy_id", ev.policy_id).Str("policy_name", ev.policy_name).End();
   Hash h = Sha256(form);

@@ -48,8 +48,8 @@ bool ParseNoxysEvent(std::string_view text, NoxysEvent* event, std::string* erro
 
 // 16 hex digits of SHA-256 over the fields noxsync reads from the event, in a
 // fixed form: the same for a resend of the same event however its JSON is
-// spaced or ordered (and whatever fields noxsync ignores), different when any
-// of those fields differ. Kept in `by_event` so that an `event_id` sent again
+// spaced or ordered, its classifications listed in any order (and whatever
+// fields noxsync ignores), different when any of those fields differ. Kept in `by_event` so that an `event_id` sent again
 // with other content is told apart from a plain resend.
 std::string EventDigest(const NoxysEvent& event);
 
