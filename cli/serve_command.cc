@@ -617,15 +617,6 @@ class Api {
                                             "\" is not accepted: use application/json for one event or "
                                             "application/x-ndjson for several"));
     }
-    // A compressed body would reach the parser as bytes, be refused line by
-    // line, and land in the log as event.rejected garbage: refused whole.
-    std::string coding = req.Header("content-encoding");
-    for (auto& c : coding) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (!coding.empty() && coding != "identity") {
-      return respond(ErrorResponse(415, "content encoding \"" + coding +
-                                            "\" is not accepted: send the body uncompressed (no "
-                                            "Content-Encoding header)"));
-    }
     std::vector<IngestLine> lines;
     if (ndjson) {
       uint64_t n = 0;

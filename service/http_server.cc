@@ -177,11 +177,21 @@ class Session : public std::enable_shared_from_this<Session> {
     ++server_->in_flight;
     started_ = std::chrono::steady_clock::now();
     stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
+    const auto& head = parser_->get();
+    // No content coding is decoded here: a compressed body would reach the
+    // handler as bytes (a webhook's lines refused one by one and logged as
+    // garbage). Refused before it is read, whatever the route.
+    if (beast::string_view coding = head[bhttp::field::content_encoding];
+        !coding.empty() && !beast::iequals(coding, "identity")) {
+      std::string name(coding.substr(0, 64));
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return Reject(415, "content encoding \"" + name +
+                             "\" is not accepted: send the body uncompressed (no Content-Encoding header)");
+    }
     // A client that sent "Expect: 100-continue" (.NET's HttpWebRequest and
     // PowerShell by default, curl above 1 MiB) holds its body back until it
     // is told to go on, or for a second or so. A body over the limit was
     // refused with the header; any other gets the go-ahead at once.
-    const auto& head = parser_->get();
     if (!parser_->is_done() && head.version() >= 11 &&
         beast::iequals(head[bhttp::field::expect], "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";

@@ -358,6 +358,10 @@ TEST_F(Serve, BodyLimitContentTypeAndMixedLinesAreAnsweredPerLine) {
                     {"X-Noxsync-Signature", "sha256=" + cli::WebhookSignature(kSecret, ts, body)}});
     EXPECT_EQ(gz.status, 415);
     EXPECT_NE(gz.body.find(R"(content encoding \"gzip\" is not accepted)"), std::string::npos) << gz.body;
+    // Any route: the server decodes no content coding.
+    auto status = Call(*c, "POST", "/v1/incidents/inc_00000001/status", kOperate, "\x1f\x8b",
+                       {{"Content-Type", "application/json"}, {"Content-Encoding", "br"}});
+    EXPECT_EQ(status.status, 415) << status.body;
   }
   EXPECT_EQ(Post(*c, "").status, 400);
   std::string mixed = Event("evt_1") + "\n{not json\n" + Event("evt_2", "bob@acme.fr") + "\n" +
