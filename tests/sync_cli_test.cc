@@ -127,13 +127,16 @@ TEST_F(SyncCommands, EveryNotificationDeliveredOrFailedIsInTheLog) {
   ::unsetenv("NOXSYNC_TEST_SLACK");
   ::unsetenv("NOXSYNC_TEST_TEAMS");
   ASSERT_EQ(sync.exit_code, 0) << sync.err;
-  EXPECT_EQ(slack.accepted().size(), 1u);
+  // Failed once under ctest -j2 without saying why (not reproduced since):
+  // each check now shows what sync printed.
+  EXPECT_EQ(slack.accepted().size(), 1u) << sync.out << sync.err;
   auto history = Run("history inc_00000001");
   ASSERT_EQ(history.exit_code, 0) << history.err;
-  EXPECT_NE(history.out.find("ticket_created notification sent to slack:soc (SEC-1)"), std::string::npos) << history.out;
+  EXPECT_NE(history.out.find("ticket_created notification sent to slack:soc (SEC-1)"), std::string::npos)
+      << history.out << sync.out << sync.err;
   EXPECT_NE(history.out.find("ticket_created notification to teams:managers failed: Teams webhook managers answered HTTP 404"),
             std::string::npos)
-      << history.out;
+      << history.out << sync.out << sync.err;
   EXPECT_EQ((sync.out + sync.err + history.out).find("secret-"), std::string::npos);
   EXPECT_EQ(Run("verify").exit_code, 0);
 }
