@@ -117,26 +117,34 @@ int RunHistory(const Argv& argv) {
     return Fail(kExitFailure, "no incident, event or ticket with id \"" + id + "\" in " + (*log)->path() +
                                   " (see `noxsync incidents`)");
   }
-  // Printed a page at a time: an incident that recurs for months has records
-  // by the hundred thousand, more than to hold in memory at once.
+  // Printed as it is read, a MiB at a time: an incident that recurs for
+  // months has records by the hundred thousand, more than to hold in memory.
   const bool as_json = args.Has("--json");
   std::string out = as_json ? "{\"incident\":" + IncidentToDisplayJson(inc) + ",\"records\":[" : FormatTimelineHead(inc);
   std::fputs(out.c_str(), stdout);
+  out.clear();
   uint64_t from = 0, next = 0;
   bool first = true;
   do {
-    std::vector<LogRecord> page;
-    if (s = (*log)->IncidentRecords(inc.id, from, 10000, &page, &next); !s.ok()) {
+    s = (*log)->IncidentRecords(
+        inc.id, from, 10000,
+        [&](const LogRecord& r) {
+          if (as_json && !first) out += ',';
+          out += as_json ? RecordToJson(r) : FormatTimelineRecord(r);
+          first = false;
+          if (out.size() >= (1 << 20)) {  // records carry their raw events, which may be large
+            std::fputs(out.c_str(), stdout);
+            out.clear();
+          }
+          return true;
+        },
+        &next);
+    std::fputs(out.c_str(), stdout);
+    out.clear();
+    if (!s.ok()) {
       std::fflush(stdout);
       return Fail(kExitFailure, s.message());
     }
-    out.clear();
-    for (const LogRecord& r : page) {
-      if (as_json && !first) out += ',';
-      out += as_json ? RecordToJson(r) : FormatTimelineRecord(r);
-      first = false;
-    }
-    std::fputs(out.c_str(), stdout);
     from = next;
   } while (next != 0);
   if (as_json) std::fputs("]}\n", stdout);

@@ -701,6 +701,18 @@ Status EventLog::IncidentRecords(std::string_view incident, std::vector<LogRecor
 
 Status EventLog::IncidentRecords(std::string_view incident, uint64_t from, size_t limit, std::vector<LogRecord>* out,
                                  uint64_t* next) const {
+  out->clear();
+  return IncidentRecords(
+      incident, from, limit,
+      [out](const LogRecord& r) {
+        out->push_back(r);
+        return true;
+      },
+      next);
+}
+
+Status EventLog::IncidentRecords(std::string_view incident, uint64_t from, size_t limit,
+                                 const std::function<bool(const LogRecord& record)>& fn, uint64_t* next) const {
   *next = 0;
   std::vector<std::string> keys;
   std::string prefix(incident);
@@ -715,21 +727,31 @@ Status EventLog::IncidentRecords(std::string_view incident, uint64_t from, size_
     return true;
   });
   if (!s.ok()) return s;
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<rocksdb::PinnableSlice> values(keys.size());
-  std::vector<rocksdb::Status> statuses(keys.size());
-  impl_->db->MultiGet(rocksdb::ReadOptions(), impl_->H(Cf::kLog), slices.size(), slices.data(),
-                      values.data(), statuses.data());
-  out->resize(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) {
-    uint64_t seq = SeqFromKey(keys[i]);
-    if (!statuses[i].ok()) {
-      return Status::Corruption("index by_incident names seq " + std::to_string(seq) + " of " +
-                                std::string(incident) + " but the log has no such record (" +
-                                statuses[i].ToString() + "); run `noxsync replay --rebuild`");
+  // Read in slices, so a page `fn` ends early has not read (and pinned) the
+  // rest of its records.
+  constexpr size_t kSlice = 256;
+  LogRecord record;
+  for (size_t begin = 0; begin < keys.size(); begin += kSlice) {
+    const size_t n = std::min(kSlice, keys.size() - begin);
+    std::vector<rocksdb::Slice> slices(keys.begin() + begin, keys.begin() + begin + n);
+    std::vector<rocksdb::PinnableSlice> values(n);
+    std::vector<rocksdb::Status> statuses(n);
+    impl_->db->MultiGet(rocksdb::ReadOptions(), impl_->H(Cf::kLog), n, slices.data(), values.data(),
+                        statuses.data());
+    for (size_t i = 0; i < n; ++i) {
+      uint64_t seq = SeqFromKey(keys[begin + i]);
+      if (!statuses[i].ok()) {
+        return Status::Corruption("index by_incident names seq " + std::to_string(seq) + " of " +
+                                  std::string(incident) + " but the log has no such record (" +
+                                  statuses[i].ToString() + "); run `noxsync replay --rebuild`");
+      }
+      s = DecodeRecord(values[i].ToStringView(), &record);
+      if (!s.ok()) return Status::Corruption("log record at seq " + std::to_string(seq) + ": " + s.message());
+      if (!fn(record)) {
+        *next = seq;
+        return Status::Ok();
+      }
     }
-    s = DecodeRecord(values[i].ToStringView(), &(*out)[i]);
-    if (!s.ok()) return Status::Corruption("log record at seq " + std::to_string(seq) + ": " + s.message());
   }
   return Status::Ok();
 }

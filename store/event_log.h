@@ -164,6 +164,12 @@ class EventLog {
   // that recurs for months has records by the hundred thousand.
   Status IncidentRecords(std::string_view incident, uint64_t from, size_t limit, std::vector<LogRecord>* out,
                          uint64_t* next) const;
+  // The same page, each record handed to `fn` in turn instead of kept; `fn`
+  // returns false to end the page before the record it was given (*next is
+  // then that record's seq), so a caller bounds a page by its own measure
+  // of size: records carry their raw events, which may be large.
+  Status IncidentRecords(std::string_view incident, uint64_t from, size_t limit,
+                         const std::function<bool(const LogRecord& record)>& fn, uint64_t* next) const;
 
   // Head of the chain as written in kMeta, committed with the last Step.
   ChainHead Head() const;

@@ -107,6 +107,44 @@ TEST(EventLog, IncidentRecordsComeInPagesThatResumeWhereTheLastStopped) {
   EXPECT_EQ(next, 0u);
 }
 
+TEST(EventLog, AnIncidentRecordsVisitorEndsItsPageWhereItChooses) {
+  TempDir dir;
+  auto log = OpenWriter(dir.path());
+  // 600 records of about 1 KB, more than the 256-record slices a page is read in.
+  const std::string big = "{\"pad\":\"" + std::string(1000, 'x') + "\"}";
+  for (int i = 0; i < 600; ++i) ASSERT_TRUE(log->Append(OneRecord("r" + std::to_string(i), "inc_1", big)).ok());
+  ASSERT_TRUE(log->Append(OneRecord("neighbour", "inc_10", big)).ok());
+  // Pages of up to 300 KB of payload, as the API bounds its pages.
+  std::vector<std::string> types;
+  std::vector<size_t> sizes;
+  uint64_t from = 0, next = 0;
+  do {
+    size_t bytes = 0, count = 0;
+    uint64_t last_seq = 0;
+    ASSERT_TRUE(log->IncidentRecords(
+                       "inc_1", from, 10000,
+                       [&](const LogRecord& r) {
+                         if (bytes >= 300'000) return false;
+                         bytes += r.payload.size();
+                         types.push_back(r.type);
+                         last_seq = r.seq;
+                         ++count;
+                         return true;
+                       },
+                       &next)
+                    .ok());
+    if (next != 0) EXPECT_EQ(next, last_seq + 1);  // the record it refused is where the next page starts
+    sizes.push_back(count);
+    from = next;
+  } while (next != 0 && sizes.size() < 20);
+  ASSERT_EQ(types.size(), 600u);  // each record once, in order, and nothing of inc_10
+  for (int i = 0; i < 600; ++i) EXPECT_EQ(types[i], "r" + std::to_string(i));
+  EXPECT_EQ(sizes, (std::vector<size_t>{298, 298, 4}));  // 298 payloads of 1,010 bytes pass 300,000
+  // Refusing the first record ends the page at once, at that record.
+  ASSERT_TRUE(log->IncidentRecords("inc_1", 0, 10000, [](const LogRecord&) { return false; }, &next).ok());
+  EXPECT_EQ(next, 1u);
+}
+
 TEST(EventLog, ConcurrentAppendsAreDenseAndEachSeqAppearsOnce) {
   TempDir dir;
   auto log = OpenWriter(dir.path());
