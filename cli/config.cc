@@ -74,6 +74,12 @@ ServiceConfig ReadServiceConfig(ConfigSection* s) {
   c.drain_seconds = s->Int("drain_seconds", c.drain_seconds, 1, 600);
   c.threads = static_cast<int>(s->Int("threads", c.threads, 1, 64));
   c.max_scan_rows = s->Int("max_scan_rows", c.max_scan_rows, 1, 100'000'000);
+  c.max_page_bytes = s->Int("max_page_bytes", c.max_page_bytes, 64 << 10, 1ll << 30);
+  c.max_pages_in_flight_bytes = s->Int("max_pages_in_flight_bytes", c.max_pages_in_flight_bytes, 64 << 10, 64ll << 30);
+  if (c.max_pages_in_flight_bytes < c.max_page_bytes) {
+    s->Error("max_pages_in_flight_bytes", "is below max_page_bytes (" + std::to_string(c.max_page_bytes) +
+                                              "): one page would never fit; raise it or lower max_page_bytes");
+  }
   s->Finish();
   return c;
 }

@@ -44,6 +44,14 @@ struct ServiceConfig {
   // filter that matches little answers a shorter page with a cursor instead
   // of holding an I/O thread over the whole store.
   int64_t max_scan_rows = 100'000;
+  // The bytes one page of an API read (a listing, a history, an audit page)
+  // may hold; it ends early with a cursor past that. Records carry the raw
+  // Noxys event, which may be up to max_body_bytes.
+  int64_t max_page_bytes = 8 << 20;
+  // The bytes of read answers held while clients download them; a read
+  // asked for beyond that gets 503, so clients that ask and never read
+  // cannot take the server's memory.
+  int64_t max_pages_in_flight_bytes = 64 << 20;
 };
 
 struct NoxsyncConfig {

@@ -531,7 +531,7 @@ class Api {
       // A page of a listing examines up to max_scan_rows rows (100,000,
       // a tenth of a second and more), an audit page up to 100,000 records.
       return OffThread(s_->reads, kMaxWaitingReads, "read", std::move(req),
-                       [this, parts](const HttpRequest& r) { return Route(r, parts); }, std::move(respond));
+                       [this, parts](const HttpRequest& r) { return HeldRead(r, parts); }, std::move(respond));
     }
     respond(Route(req, parts));
   }
@@ -716,6 +716,27 @@ class Api {
     return JsonResponse(ok ? 200 : 503, json::object{{"ready", ok}, {"problems", std::move(problems)}});
   }
 
+  // A read's answer stays in memory until its client has downloaded it. A
+  // client may ask for page after page on many connections and read none:
+  // each answer counts against max_pages_in_flight_bytes until it is
+  // written or its connection is gone, and a read asked for while they are
+  // over it gets 503. The reads run one at a time, so the answers held pass
+  // the bound by one page at most.
+  HttpResponse HeldRead(const HttpRequest& req, const std::vector<std::string>& parts) {
+    const int64_t held = *pages_held_;
+    if (held >= s_->service->max_pages_in_flight_bytes) {
+      return RetryLater(std::to_string(held >> 20) + " MiB of answers are still being downloaded by clients (the "
+                        "bound is service.max_pages_in_flight_bytes, " +
+                        std::to_string(s_->service->max_pages_in_flight_bytes >> 20) +
+                        " MiB); send again in a few seconds");
+    }
+    HttpResponse r = Route(req, parts);
+    const int64_t size = static_cast<int64_t>(r.body.size());
+    *pages_held_ += size;
+    r.hold = std::shared_ptr<void>(nullptr, [held = pages_held_, size](void*) { *held -= size; });
+    return r;
+  }
+
   HttpResponse Route(const HttpRequest& req, const std::vector<std::string>& parts) {
     bool get = req.method == "GET" || req.method == "HEAD";
     if (parts.size() == 2 && parts[1] == "incidents" && get) return ListIncidents(req);
@@ -798,9 +819,11 @@ class Api {
     json::array items;
     std::string next, last_examined;
     int64_t examined = 0;
+    size_t bytes = 0;  // of the items' JSON; max_page_bytes is passed by the last one only
+    const size_t max_bytes = static_cast<size_t>(s_->service->max_page_bytes);
     Status s = s_->log->ScanFrom(Cf::kIncidents, cursor, [&](std::string_view k, std::string_view v) {
       if (!cursor.empty() && k == cursor) return true;
-      if (items.size() == limit || examined == s_->service->max_scan_rows) {
+      if (items.size() == limit || examined == s_->service->max_scan_rows || bytes >= max_bytes) {
         next = last_examined;
         return false;
       }
@@ -812,7 +835,9 @@ class Api {
       if (severity && inc.severity != *severity) return true;
       if (!platform.empty() && inc.platform_id != platform && inc.platform_name != platform) return true;
       if (inc.first_seen_us < since || inc.first_seen_us > until) return true;
-      items.push_back(json::parse(IncidentToDisplayJson(inc)));
+      std::string item = IncidentToDisplayJson(inc);
+      bytes += item.size();
+      items.push_back(json::parse(item));
       return true;
     });
     if (!s.ok()) return StoreError(s);
@@ -861,13 +886,23 @@ class Api {
     }
     Incident inc;
     if (!FindIncident(id, &inc)) return ErrorResponse(404, "no incident " + id);
-    std::vector<LogRecord> records;
-    uint64_t next = 0;
-    if (Status s = s_->log->IncidentRecords(id, from, limit, &records, &next); !s.ok()) {
-      return ErrorResponse(500, s.message());
-    }
+    // At most `limit` records, and max_page_bytes passed by the last one
+    // only: records carry their raw events.
     json::array out;
-    for (const auto& r : records) out.push_back(json::parse(RecordToJson(r)));
+    size_t bytes = 0;
+    const size_t max_bytes = static_cast<size_t>(s_->service->max_page_bytes);
+    uint64_t next = 0;
+    Status s = s_->log->IncidentRecords(
+        id, from, limit,
+        [&](const LogRecord& r) {
+          if (bytes >= max_bytes) return false;
+          std::string record = RecordToJson(r);
+          bytes += record.size();
+          out.push_back(json::parse(record));
+          return true;
+        },
+        &next);
+    if (!s.ok()) return StoreError(s);
     json::object body{{"incident", id}, {"records", std::move(out)}};
     body["next_cursor"] = next ? json::value(std::to_string(next)) : json::value(nullptr);
     return JsonResponse(200, std::move(body));
@@ -981,13 +1016,15 @@ class Api {
     }
     HttpResponse r;
     r.content_type = "application/x-ndjson";
-    // At most `limit` records and max_scan_rows examined: times may step
-    // back, so a time filter cannot stop the scan early, and a page bounds
-    // the work instead. X-Next-Cursor is the next seq not examined.
+    // At most `limit` records, max_scan_rows examined and max_page_bytes
+    // (passed by the last record only): times may step back, so a time
+    // filter cannot stop the scan early, and a page bounds the work
+    // instead. X-Next-Cursor is the next seq not examined.
     uint64_t n = 0, next = 0;
     int64_t examined = 0;
+    const size_t max_bytes = static_cast<size_t>(s_->service->max_page_bytes);
     Status s = s_->log->ScanLog(from, [&](const LogRecord& rec) {
-      if (n == limit || examined == s_->service->max_scan_rows) {
+      if (n == limit || examined == s_->service->max_scan_rows || r.body.size() >= max_bytes) {
         next = rec.seq;
         return false;
       }
@@ -1012,6 +1049,9 @@ class Api {
 
   ServeState* s_;
   int64_t started_us_;
+  // Bytes of read answers not yet written (HeldRead); shared with their
+  // holds, which may be dropped after the Api is gone.
+  std::shared_ptr<std::atomic<int64_t>> pages_held_ = std::make_shared<std::atomic<int64_t>>(0);
 };
 
 // --- signals ----------------------------------------------------------------

@@ -307,6 +307,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // an audit page of 60 MB is not copied once more to be sent.
     struct Out {
       std::string head, body;
+      std::shared_ptr<void> hold;  // the handler's, released with the body
     };
     auto out = std::make_shared<Out>();
     std::string* head = &out->head;
@@ -337,6 +338,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // A HEAD answer has the GET's headers and no body: bytes after them
     // would be read as the start of the next answer on the connection.
     if (!request_ || request_->method != "HEAD") out->body = std::move(res.body);
+    out->hold = std::move(res.hold);
     int status = res.status;
     stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
     std::array<asio::const_buffer, 2> buffers{asio::buffer(out->head), asio::buffer(out->body)};

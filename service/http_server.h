@@ -47,6 +47,10 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Kept by the server until the answer is written or its connection is
+  // gone, then dropped: a handler that counts the memory its answers hold
+  // releases it in this object's deleter.
+  std::shared_ptr<void> hold;
 };
 
 // Called exactly once per request, from any thread.

@@ -1126,6 +1126,146 @@ TEST_F(Serve, ListingsPageThroughASparseFilterWithBoundedWork) {
   EXPECT_EQ(Stop(), 0);
 }
 
+// Records carry their raw events, so a page is bounded by bytes as well as
+// by count: each listing ends past max_page_bytes with a cursor, and paging
+// on still returns every item once.
+TEST_F(Serve, PagesStopAtMaxPageBytesAndPageOnToTheEnd) {
+  ASSERT_TRUE(IngestDistinctIncidents(400));
+  Start(R"(,"max_page_bytes":65536)", "", /*jira=*/false);
+  auto c = Client();
+  std::string batch;
+  for (int i = 0; i < 250; ++i) batch += Event("evt_loop" + std::to_string(i), "loop@acme.fr") + "\n";
+  ASSERT_EQ(Post(*c, batch).status, 202);
+  // The largest item in these stores is well under 4 KiB: a page may pass
+  // the bound by its last item only.
+  constexpr size_t kBound = 65536 + 4096;
+
+  const uint64_t last = boost::json::parse(Call(*c, "GET", "/v1/audit/head", kRead).body).at("seq").to_number<uint64_t>();
+  std::vector<uint64_t> seqs;
+  size_t loop_records = 0, pages = 0;
+  for (std::string cursor = "1"; !cursor.empty() && pages < 100; ++pages) {
+    auto r = Call(*c, "GET", "/v1/audit?limit=100000&cursor=" + cursor, kRead);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_LE(r.body.size(), kBound);
+    for (size_t at = 0; (at = r.body.find("{\"seq\":", at)) != std::string::npos; ++at) {
+      seqs.push_back(std::stoull(r.body.substr(at + 7)));
+    }
+    for (size_t at = 0; (at = r.body.find("\"incident\":\"inc_00000401\"", at)) != std::string::npos; ++at) {
+      ++loop_records;
+    }
+    cursor = r.Get("X-Next-Cursor");
+  }
+  EXPECT_GE(pages, 3u);
+  ASSERT_EQ(seqs.size(), last);
+  for (uint64_t i = 0; i < last; ++i) EXPECT_EQ(seqs[i], i + 1);
+
+  std::set<std::string> ids;
+  pages = 0;
+  for (std::string cursor = "start"; !cursor.empty() && pages < 100; ++pages) {
+    auto r = Call(*c, "GET", "/v1/incidents?limit=1000" + (cursor == "start" ? "" : "&cursor=" + cursor), kRead);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_LE(r.body.size(), kBound);
+    auto body = boost::json::parse(r.body).as_object();
+    for (auto& item : body.at("incidents").as_array()) {
+      EXPECT_TRUE(ids.insert(std::string(item.at("id").as_string())).second) << item;
+    }
+    cursor = body.at("next_cursor").is_null() ? "" : std::string(body.at("next_cursor").as_string());
+  }
+  EXPECT_GE(pages, 2u);
+  EXPECT_EQ(ids.size(), 401u);
+
+  std::vector<uint64_t> history;
+  pages = 0;
+  for (std::string cursor = "0"; !cursor.empty() && pages < 100; ++pages) {
+    auto r = Call(*c, "GET", "/v1/incidents/inc_00000401/history?limit=10000&cursor=" + cursor, kRead);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_LE(r.body.size(), kBound);
+    auto body = boost::json::parse(r.body).as_object();
+    for (auto& rec : body.at("records").as_array()) history.push_back(rec.at("seq").to_number<uint64_t>());
+    cursor = body.at("next_cursor").is_null() ? "" : std::string(body.at("next_cursor").as_string());
+  }
+  EXPECT_GE(pages, 2u);
+  EXPECT_GE(history.size(), 250u);
+  EXPECT_EQ(history.size(), loop_records);  // the same records the audit stream has for it
+  EXPECT_TRUE(std::is_sorted(history.begin(), history.end()));
+  EXPECT_EQ(std::set<uint64_t>(history.begin(), history.end()).size(), history.size());
+  EXPECT_EQ(Stop(), 0);
+}
+
+// Answers wait in memory while their clients download them. Clients that ask
+// for pages on many connections and read none would hold the server's
+// memory for as long as they like: past max_pages_in_flight_bytes, reads get
+// 503 until those answers are written or their connections are gone, while
+// webhooks and health checks go on.
+TEST_F(Serve, ClientsThatNeverReadTheirPagesCannotTakeTheServersMemory) {
+  // A page larger than the kernel's socket buffers can take (the send
+  // buffer grows up to tcp_wmem's last figure), so that its write waits for
+  // the client to read.
+  size_t wmem_max = 4 << 20;
+  {
+    std::ifstream wmem("/proc/sys/net/ipv4/tcp_wmem");
+    size_t low = 0, def = 0, high = 0;
+    if (wmem >> low >> def >> high) wmem_max = high;
+  }
+  const size_t page = std::max<size_t>(1 << 20, 2 * wmem_max);
+  ASSERT_TRUE(IngestDistinctIncidents(page / 1000));  // two records of about 600 bytes an event
+  Start(",\"max_page_bytes\":" + std::to_string(page) + ",\"max_pages_in_flight_bytes\":" + std::to_string(2 * page), "",
+        /*jira=*/false);
+  auto c = Client();
+  const std::string page_request = std::string("GET /v1/audit?limit=100000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") +
+                                   kRead + "\r\n\r\n";
+  // A client that reads its pages is never refused: each answer's memory is
+  // given back once it is written.
+  for (int i = 0; i < 5; ++i) {
+    auto r = Call(*c, "GET", "/v1/audit?limit=100000", kRead);
+    ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
+    EXPECT_GE(r.body.size(), page);
+  }
+  // Two that read the status line of a full page and no more, through a
+  // 4 KiB receive buffer.
+  std::vector<int> stalled;
+  for (int i = 0; i < 2; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ASSERT_EQ(::write(fd, page_request.data(), page_request.size()), static_cast<ssize_t>(page_request.size()));
+    char buf[12] = {};
+    ASSERT_EQ(::read(fd, buf, sizeof buf), static_cast<ssize_t>(sizeof buf));
+    EXPECT_EQ(std::string(buf, sizeof buf), "HTTP/1.1 200");
+    stalled.push_back(fd);
+  }
+  auto refused = Call(*c, "GET", "/v1/audit?limit=100000", kRead);
+  const std::string said = refused.body.substr(0, 300);
+  EXPECT_EQ(refused.status, 503) << said;
+  EXPECT_NE(refused.body.find("still being downloaded"), std::string::npos) << said;
+  EXPECT_NE(refused.body.find("service.max_pages_in_flight_bytes"), std::string::npos) << said;
+  EXPECT_EQ(refused.Get("Retry-After"), "5");
+  EXPECT_EQ(Call(*c, "GET", "/healthz", nullptr).status, 200);
+  EXPECT_EQ(Post(*c, Event("evt_meanwhile", "meanwhile@acme.fr")).status, 202);
+  // The stalled clients leave: their answers' memory comes back.
+  for (int fd : stalled) ::close(fd);
+  int status = 0;
+  for (int i = 0; i < 100 && status != 200; ++i) {
+    status = Call(*c, "GET", "/v1/audit?limit=100000", kRead).status;
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(Stop(), 0);
+  // A bound below one page is refused by config check.
+  std::string config = WriteConfig(R"(,"max_page_bytes":1048576,"max_pages_in_flight_bytes":524288)", false);
+  auto check = testing::RunNoxsync("config check --config " + config, dir_.path());
+  EXPECT_NE(check.exit_code, 0);
+  EXPECT_NE(check.err.find("service.max_pages_in_flight_bytes: is below max_page_bytes"), std::string::npos)
+      << check.err;
+}
+
 // Waits until the file holds `what`; false after 5 s.
 bool EventuallyHolds(const std::string& path, const std::string& what) {
   for (int i = 0; i < 200; ++i) {
