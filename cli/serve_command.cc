@@ -204,6 +204,9 @@ class Metrics {
   std::atomic<uint64_t> events_accepted{0}, events_duplicate{0}, events_rejected{0};
   // Webhook requests whose signature matched only webhook_previous_secret.
   std::atomic<uint64_t> previous_secret_requests{0};
+  // Bytes of read answers not yet downloaded (Api::HeldRead); shared with
+  // the answers' holds, which may be dropped after the Metrics are gone.
+  std::shared_ptr<std::atomic<int64_t>> read_answers_held = std::make_shared<std::atomic<int64_t>>(0);
 
   void ObserveHttp(const std::string& route, int code, double seconds) {
     std::lock_guard lock(mu_);
@@ -292,6 +295,9 @@ class Metrics {
     }
     head("noxsync_http_open_connections", "gauge", "Open HTTP connections.");
     line("noxsync_http_open_connections", "", static_cast<double>(open_connections));
+    head("noxsync_http_read_answers_held_bytes", "gauge",
+         "Bytes of read answers clients are still downloading; reads get 503 at service.max_pages_in_flight_bytes.");
+    line("noxsync_http_read_answers_held_bytes", "", static_cast<double>(read_answers_held->load()));
 
     head("noxsync_store_size_bytes", "gauge", "Bytes the store takes on disk.");
     line("noxsync_store_size_bytes", "", static_cast<double>(bytes));
@@ -723,7 +729,8 @@ class Api {
   // over it gets 503. The reads run one at a time, so the answers held pass
   // the bound by one page at most.
   HttpResponse HeldRead(const HttpRequest& req, const std::vector<std::string>& parts) {
-    const int64_t held = *pages_held_;
+    const std::shared_ptr<std::atomic<int64_t>>& pages_held = s_->metrics->read_answers_held;
+    const int64_t held = *pages_held;
     if (held >= s_->service->max_pages_in_flight_bytes) {
       return RetryLater(std::to_string(held >> 20) + " MiB of answers are still being downloaded by clients (the "
                         "bound is service.max_pages_in_flight_bytes, " +
@@ -732,8 +739,8 @@ class Api {
     }
     HttpResponse r = Route(req, parts);
     const int64_t size = static_cast<int64_t>(r.body.size());
-    *pages_held_ += size;
-    r.hold = std::shared_ptr<void>(nullptr, [held = pages_held_, size](void*) { *held -= size; });
+    *pages_held += size;
+    r.hold = std::shared_ptr<void>(nullptr, [pages_held, size](void*) { *pages_held -= size; });
     return r;
   }
 
@@ -1049,9 +1056,6 @@ class Api {
 
   ServeState* s_;
   int64_t started_us_;
-  // Bytes of read answers not yet written (HeldRead); shared with their
-  // holds, which may be dropped after the Api is gone.
-  std::shared_ptr<std::atomic<int64_t>> pages_held_ = std::make_shared<std::atomic<int64_t>>(0);
 };
 
 // --- signals ----------------------------------------------------------------

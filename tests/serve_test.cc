@@ -1249,6 +1249,13 @@ TEST_F(Serve, ClientsThatNeverReadTheirPagesCannotTakeTheServersMemory) {
   EXPECT_EQ(refused.Get("Retry-After"), "5");
   EXPECT_EQ(Call(*c, "GET", "/healthz", nullptr).status, 200);
   EXPECT_EQ(Post(*c, Event("evt_meanwhile", "meanwhile@acme.fr")).status, 202);
+  // The metric shows the two pages held, at least the bound.
+  auto held = [&] {
+    std::string m = Call(*c, "GET", "/metrics", nullptr).body;
+    size_t at = m.find("\nnoxsync_http_read_answers_held_bytes ");
+    return at == std::string::npos ? -1.0 : std::stod(m.substr(at + 38));
+  };
+  EXPECT_GE(held(), 2.0 * static_cast<double>(page));
   // The stalled clients leave: their answers' memory comes back.
   for (int fd : stalled) ::close(fd);
   int status = 0;
@@ -1257,6 +1264,14 @@ TEST_F(Serve, ClientsThatNeverReadTheirPagesCannotTakeTheServersMemory) {
     if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(status, 200);
+  // Every answer written, nothing left counted (the last one's count is
+  // dropped just after its last byte is handed to the kernel).
+  double left = held();
+  for (int i = 0; i < 40 && left != 0.0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    left = held();
+  }
+  EXPECT_EQ(left, 0.0);
   EXPECT_EQ(Stop(), 0);
   // A bound below one page is refused by config check.
   std::string config = WriteConfig(R"(,"max_page_bytes":1048576,"max_pages_in_flight_bytes":524288)", false);
