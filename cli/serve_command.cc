@@ -494,7 +494,29 @@ class Api {
  public:
   explicit Api(ServeState* s) : s_(s), started_us_(s->clock->NowMicros()) {}
 
+  // The role a request needs, if any: none for the open routes, nor for one
+  // that will be refused whoever sends it (404, 405).
+  std::optional<Role> NeededRole(const HttpRequest& req) const {
+    const std::string& p = req.path;
+    const bool read = req.method == "GET" || req.method == "HEAD";
+    if (p == "/healthz" || p == "/readyz") return std::nullopt;
+    if (p == "/metrics") return read && !s_->service->open_metrics ? std::optional(Role::kRead) : std::nullopt;
+    if (p.rfind("/v1/", 0) != 0) return std::nullopt;
+    if (p == "/v1/events") return req.method == "POST" ? std::optional(Role::kIngest) : std::nullopt;
+    if (req.method == "POST") return Role::kOperate;
+    if (read) return Role::kRead;
+    return std::nullopt;
+  }
+
+  // From the HTTP session, before a body that has still to come is read: a
+  // request without the token its route needs gets its 401 or 403 then.
+  std::optional<HttpResponse> CheckToken(const HttpRequest& head) {
+    std::optional<Role> need = NeededRole(head);
+    return need ? Authorize(head, *need) : std::nullopt;
+  }
+
   void Handle(HttpRequest req, Responder respond) {
+    if (auto denied = CheckToken(req)) return respond(*denied);
     const std::string& p = req.path;
     // HEAD is answered as GET; the HTTP session leaves the body out.
     bool read = req.method == "GET" || req.method == "HEAD";
@@ -502,9 +524,6 @@ class Api {
       if (!read) return respond(MethodNotAllowed("GET, HEAD"));
       if (p == "/healthz") return respond(JsonResponse(200, json::object{{"status", "alive"}}));
       if (p == "/readyz") return respond(Ready());
-      if (!s_->service->open_metrics) {
-        if (auto denied = Authorize(req, Role::kRead)) return respond(*denied);
-      }
       HttpResponse r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       r.body = s_->metrics->Render(s_->clock->NowMicros(), s_->config->BackendNames(), s_->server->open_connections(),
@@ -514,12 +533,10 @@ class Api {
     if (p.rfind("/v1/", 0) != 0) return respond(ErrorResponse(404, "no such route: " + p + " (see docs/service.md)"));
     if (p == "/v1/events") {
       if (req.method != "POST") return respond(MethodNotAllowed("POST"));
-      if (auto denied = Authorize(req, Role::kIngest)) return respond(*denied);
       return Events(std::move(req), std::move(respond));
     }
     bool write = req.method == "POST";
     if (!write && !read) return respond(MethodNotAllowed("GET, HEAD, POST"));
-    if (auto denied = Authorize(req, write ? Role::kOperate : Role::kRead)) return respond(*denied);
     std::vector<std::string> parts = PathParts(p);
     if (!write && parts.size() == 3 && parts[1] == "reports") {
       // Reports read the whole range of the log: seconds at a million events.
@@ -1170,7 +1187,8 @@ int RunServe(const Argv& argv) {
       [&metrics](const HttpRequest& req, int status, double seconds) {
         metrics.ObserveHttp(RouteOf(req.method, req.path), status, seconds);
         spdlog::debug("serve: {} {} {} {} {:.1f} ms", req.request_id, req.method, req.path, status, seconds * 1e3);
-      });
+      },
+      [&api](const HttpRequest& head) { return api.CheckToken(head); });
   if (!started.ok()) return Fail(kExitFailure, started.message());
   std::printf("noxsync serve: listening on %s:%d, store %s\n", sc.host.c_str(), server.port(), log->path().c_str());
   std::fflush(stdout);

@@ -118,6 +118,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   ServerOptions options;
   Handler handler;
   Observer observer;
+  HeaderCheck header_check;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
   std::atomic<size_t> open{0};
@@ -188,6 +189,24 @@ class Session : public std::enable_shared_from_this<Session> {
       return Reject(415, "content encoding \"" + name +
                              "\" is not accepted: send the body uncompressed (no Content-Encoding header)");
     }
+    // A body still to come is waited for only if the handler would take the
+    // request (a valid token): a client it would refuse cannot make the
+    // server hold up to max_body_bytes on each connection. A body that came
+    // with the header, as a webhook's does, is left to the handler.
+    if (server_->header_check && !parser_->is_done()) {
+      auto length = parser_->content_length();  // boost::optional, unset when chunked
+      if (!length || buffer_.size() < *length) {
+        HttpRequest req = RequestOf(head);
+        if (std::optional<HttpResponse> refused = server_->header_check(req)) {
+          request_ = std::make_shared<HttpRequest>();
+          request_->method = std::move(req.method);
+          request_->path = std::move(req.path);
+          request_->remote = std::move(req.remote);
+          request_->request_id = std::move(req.request_id);
+          return Answer(std::move(*refused), /*keep_alive=*/false);
+        }
+      }
+    }
     // A client that sent "Expect: 100-continue" (.NET's HttpWebRequest and
     // PowerShell by default, curl above 1 MiB) holds its body back until it
     // is told to go on, or for a second or so. A body over the limit was
@@ -217,6 +236,27 @@ class Session : public std::enable_shared_from_this<Session> {
       return Close();
     }
     auto& msg = parser_->get();
+    HttpRequest req = RequestOf(msg);
+    req.body = std::move(msg.body());
+    keep_alive_ = msg.keep_alive();
+    // Kept for the answer and the observer; the body and headers move on.
+    request_ = std::make_shared<HttpRequest>();
+    request_->method = req.method;
+    request_->path = req.path;
+    request_->remote = req.remote;
+    request_->request_id = req.request_id;
+    stream_.expires_never();  // the handler may take its time (durable writes)
+    auto self = shared_from_this();
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    server_->handler(std::move(req), [self, answered](HttpResponse res) {
+      if (answered->exchange(true)) return;
+      asio::post(self->stream_.get_executor(),
+                 [self, res = std::move(res)]() mutable { self->Answer(std::move(res), self->keep_alive_); });
+    });
+  }
+
+  // Everything of a request but its body.
+  HttpRequest RequestOf(const bhttp::request_parser<bhttp::string_body>::value_type& msg) const {
     HttpRequest req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
@@ -240,24 +280,9 @@ class Session : public std::enable_shared_from_this<Session> {
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       req.headers.emplace_back(std::move(name), std::string(f.value()));
     }
-    req.body = std::move(msg.body());
     req.remote = remote_;
     req.request_id = SafeRequestId(req.Header("x-request-id"));
-    keep_alive_ = msg.keep_alive();
-    // Kept for the answer and the observer; the body and headers move on.
-    request_ = std::make_shared<HttpRequest>();
-    request_->method = req.method;
-    request_->path = req.path;
-    request_->remote = req.remote;
-    request_->request_id = req.request_id;
-    stream_.expires_never();  // the handler may take its time (durable writes)
-    auto self = shared_from_this();
-    auto answered = std::make_shared<std::atomic<bool>>(false);
-    server_->handler(std::move(req), [self, answered](HttpResponse res) {
-      if (answered->exchange(true)) return;
-      asio::post(self->stream_.get_executor(),
-                 [self, res = std::move(res)]() mutable { self->Answer(std::move(res), self->keep_alive_); });
-    });
+    return req;
   }
 
   // The header could not be read: a timeout or a closed connection ends it
@@ -421,10 +446,11 @@ HttpServer::HttpServer() : impl_(std::make_shared<Impl>()) {}
 
 HttpServer::~HttpServer() { Shutdown(0); }
 
-Status HttpServer::Start(const ServerOptions& options, Handler handler, Observer observer) {
+Status HttpServer::Start(const ServerOptions& options, Handler handler, Observer observer, HeaderCheck header_check) {
   impl_->options = options;
   impl_->handler = std::move(handler);
   impl_->observer = std::move(observer);
+  impl_->header_check = std::move(header_check);
   for (int i = 0; i < std::max(1, options.threads); ++i) impl_->loops.push_back(std::make_unique<Loop>());
   impl_->acceptor = std::make_unique<tcp::acceptor>(impl_->loops[0]->ioc);
   beast::error_code ec;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -56,6 +57,11 @@ struct HttpResponse {
 // Called exactly once per request, from any thread.
 using Responder = std::function<void(HttpResponse)>;
 using Handler = std::function<void(HttpRequest, Responder)>;
+// Called with a request's header (no body yet) when its body has still to
+// come: an answer refuses it before the body is read, and the connection is
+// closed. So a client the handler would refuse anyway (no valid token)
+// cannot make the server wait for, and hold, a body on every connection.
+using HeaderCheck = std::function<std::optional<HttpResponse>(const HttpRequest& head)>;
 // After each answered request: status and seconds taken, with the request's
 // method, path, remote and request_id (its body and headers went to the handler).
 using Observer = std::function<void(const HttpRequest&, int status, double seconds)>;
@@ -80,7 +86,7 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   // Binds and starts the threads. Fails with the address named.
-  Status Start(const ServerOptions& options, Handler handler, Observer observer = {});
+  Status Start(const ServerOptions& options, Handler handler, Observer observer = {}, HeaderCheck header_check = {});
   int port() const;
 
   // Shutdown, in order: stop accepting; wait (up to `drain_ms`) until no

@@ -672,6 +672,66 @@ TEST_F(Serve, AClientThatExpectsContinueIsToldToSendItsBody) {
   EXPECT_EQ(Stop(), 0);
 }
 
+// A body still to come is read only for a request whose token its route
+// takes: without one, the answer comes right after the header, so a client
+// with no token cannot make the server wait for, and hold, up to
+// max_body_bytes on each of its connections. With one, the body is read as
+// ever, however late it comes.
+TEST_F(Serve, ABodyStillToComeIsNotWaitedForWithoutAValidToken) {
+  Start();
+  // Each header announces 500 KB and no byte of it is sent: the answer can
+  // only come before the body (else the read waits out its 5 s and finds nothing).
+  auto header = [](const std::string& request_line, const std::string& auth, const std::string& extra = "") {
+    return request_line + " HTTP/1.1\r\nHost: x\r\n" + (auth.empty() ? "" : "Authorization: Bearer " + auth + "\r\n") +
+           "Content-Type: application/x-ndjson\r\nX-Request-Id: early-1\r\n" + extra + "Content-Length: 500000\r\n\r\n";
+  };
+  std::string none = ExchangeUntilClosed(header("POST /v1/events", ""));
+  EXPECT_EQ(none.rfind("HTTP/1.1 401 ", 0), 0u) << none;
+  EXPECT_NE(none.find("a valid API token is required"), std::string::npos) << none;
+  EXPECT_NE(none.find("X-Request-Id: early-1\r\n"), std::string::npos) << none;
+  EXPECT_NE(none.find("Connection: close\r\n"), std::string::npos) << none;
+  std::string unknown = ExchangeUntilClosed(header("POST /v1/events", "not-a-token-of-this-server"));
+  EXPECT_EQ(unknown.rfind("HTTP/1.1 401 ", 0), 0u) << unknown;
+  // The wrong role: a read token on the webhook, an ingest token on a status change.
+  std::string read = ExchangeUntilClosed(header("POST /v1/events", kRead));
+  EXPECT_EQ(read.rfind("HTTP/1.1 403 ", 0), 0u) << read;
+  EXPECT_NE(read.find("this route needs ingest"), std::string::npos) << read;
+  std::string ingest = ExchangeUntilClosed(header("POST /v1/incidents/inc_00000001/status", kIngest));
+  EXPECT_EQ(ingest.rfind("HTTP/1.1 403 ", 0), 0u) << ingest;
+  // A client expecting 100-continue is refused instead of told to go on.
+  std::string expect = ExchangeUntilClosed(header("POST /v1/events", "", "Expect: 100-continue\r\n"));
+  EXPECT_EQ(expect.rfind("HTTP/1.1 401 ", 0), 0u) << expect;
+  EXPECT_EQ(expect.find("100 Continue"), std::string::npos) << expect;
+  // Chunked, with no length to judge by: refused all the same.
+  std::string chunked = ExchangeUntilClosed(
+      "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n");
+  EXPECT_EQ(chunked.rfind("HTTP/1.1 401 ", 0), 0u) << chunked;
+
+  // With the right token the body is waited for: sent 300 ms after its header.
+  const std::string body = Event("evt_late_body");
+  const std::string ts = std::to_string(SystemClock().NowMicros() / 1'000'000);
+  std::string signed_header = "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kIngest) +
+                              "\r\nContent-Type: application/json\r\nX-Noxsync-Timestamp: " + ts +
+                              "\r\nX-Noxsync-Signature: sha256=" + cli::WebhookSignature(kSecret, ts, body) +
+                              "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  int fd = RawConnection();
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, signed_header.data(), signed_header.size()), static_cast<ssize_t>(signed_header.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(::write(fd, body.data(), body.size()), static_cast<ssize_t>(body.size()));
+  std::string wire;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) wire.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_EQ(wire.rfind("HTTP/1.1 202 Accepted\r\n", 0), 0u) << wire;
+  // The early refusals are counted under their route like any answer.
+  auto c = Client();
+  auto m = Call(*c, "GET", "/metrics", nullptr).body;
+  EXPECT_NE(m.find("noxsync_http_requests_total{route=\"POST /v1/events\",code=\"401\"} 4\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("noxsync_http_requests_total{route=\"POST /v1/events\",code=\"403\"} 1\n"), std::string::npos) << m;
+  EXPECT_EQ(Stop(), 0);
+}
+
 // A status change waits for the engine step in flight, here a Jira call that
 // hangs for 4 s; meanwhile the one I/O thread goes on answering everyone else.
 TEST_F(Serve, AStatusChangeWaitingForTheEngineHoldsUpNoOtherRequest) {
