@@ -134,6 +134,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 // Room for one typical request (header and one event) per read; at the
 // default cap of 512 connections that is 2 MiB.
 constexpr size_t kReadBufferBytes = 4096;
+// After an early answer, what a client may still send beyond max_body_bytes
+// (a body larger than announced, the next pipelined request) before the
+// connection is closed on it.
+constexpr size_t kLingerBytes = 64 << 20;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -203,6 +207,7 @@ class Session : public std::enable_shared_from_this<Session> {
           request_->path = std::move(req.path);
           request_->remote = std::move(req.remote);
           request_->request_id = std::move(req.request_id);
+          unread_input_ = true;
           return Answer(std::move(*refused), /*keep_alive=*/false);
         }
       }
@@ -307,6 +312,7 @@ class Session : public std::enable_shared_from_this<Session> {
       ++server_->in_flight;
       started_ = std::chrono::steady_clock::now();
     }
+    unread_input_ = true;
     Answer(Error(status, message), /*keep_alive=*/false);
   }
 
@@ -369,8 +375,32 @@ class Session : public std::enable_shared_from_this<Session> {
     std::array<asio::const_buffer, 2> buffers{asio::buffer(out->head), asio::buffer(out->body)};
     asio::async_write(stream_, buffers, [self = shared_from_this(), out, again, status](beast::error_code ec, size_t) {
       self->Done(status);
-      if (ec || !again) return self->Close();
+      if (ec) return self->Close();
+      if (!again) return self->unread_input_ ? self->Linger() : self->Close();
       self->ReadHeader();
+    });
+  }
+
+  // After an answer given before the request was read to its end (401 on
+  // the header, 413, 415, 431, 400): a client that writes its whole body
+  // before reading, as most libraries do, would have it cut off by the reset
+  // a close with unread input sends, and see "broken pipe" instead of the
+  // answer. So the answer is followed by a FIN, and what the client still
+  // sends is read and dropped (into the read buffer's spare room, nothing
+  // kept) until it closes, body_timeout passes, or kLingerBytes have come.
+  void Linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return Close();
+    stream_.expires_after(std::chrono::milliseconds(server_->options.body_timeout_ms));
+    Discard();
+  }
+
+  void Discard() {
+    stream_.async_read_some(buffer_.prepare(kReadBufferBytes), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->discarded_ += n;
+      if (ec || self->discarded_ > kLingerBytes + self->server_->options.max_body_bytes) return self->Close();
+      self->Discard();
     });
   }
 
@@ -406,6 +436,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::steady_clock::time_point started_;
   uint64_t requests_ = 0;
   bool keep_alive_ = false;
+  bool unread_input_ = false;  // answered before the request was read to its end
+  size_t discarded_ = 0;       // bytes read and dropped since (Linger)
   bool busy_ = false;
   bool closed_ = false;
 };

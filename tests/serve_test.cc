@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -707,6 +709,37 @@ TEST_F(Serve, ABodyStillToComeIsNotWaitedForWithoutAValidToken) {
       "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n");
   EXPECT_EQ(chunked.rfind("HTTP/1.1 401 ", 0), 0u) << chunked;
 
+  // A client that writes its whole body before reading (as most libraries
+  // do) still reads the answer: the server reads and drops what follows an
+  // early answer instead of resetting the connection under it. The same for
+  // a body over max_body_bytes, refused with 413 on its Content-Length.
+  auto write_all_then_read = [&](const std::string& head, size_t body_bytes) {
+    int fd = RawConnection();
+    EXPECT_GE(fd, 0);
+    if (fd < 0) return std::string();
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    std::string bytes = head + std::string(body_bytes, 'x');
+    size_t sent = 0;
+    for (ssize_t n; sent < bytes.size() && (n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL)) > 0;) {
+      sent += static_cast<size_t>(n);
+    }
+    EXPECT_EQ(sent, bytes.size()) << "the server stopped taking the body: " << std::strerror(errno);
+    std::string wire;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) wire.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    return wire;
+  };
+  auto length_header = [](size_t n) {
+    return "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: " +
+           std::to_string(n) + "\r\n\r\n";
+  };
+  std::string whole = write_all_then_read(length_header(900'000), 900'000);
+  EXPECT_EQ(whole.rfind("HTTP/1.1 401 ", 0), 0u) << whole.substr(0, 200);
+  std::string over = write_all_then_read(length_header(3'000'000), 3'000'000);
+  EXPECT_EQ(over.rfind("HTTP/1.1 413 ", 0), 0u) << over.substr(0, 200);
+
   // With the right token the body is waited for: sent 300 ms after its header.
   const std::string body = Event("evt_late_body");
   const std::string ts = std::to_string(SystemClock().NowMicros() / 1'000'000);
@@ -727,7 +760,7 @@ TEST_F(Serve, ABodyStillToComeIsNotWaitedForWithoutAValidToken) {
   // The early refusals are counted under their route like any answer.
   auto c = Client();
   auto m = Call(*c, "GET", "/metrics", nullptr).body;
-  EXPECT_NE(m.find("noxsync_http_requests_total{route=\"POST /v1/events\",code=\"401\"} 4\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("noxsync_http_requests_total{route=\"POST /v1/events\",code=\"401\"} 5\n"), std::string::npos) << m;
   EXPECT_NE(m.find("noxsync_http_requests_total{route=\"POST /v1/events\",code=\"403\"} 1\n"), std::string::npos) << m;
   EXPECT_EQ(Stop(), 0);
 }
