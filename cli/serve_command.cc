@@ -749,10 +749,13 @@ class Api {
     const std::shared_ptr<std::atomic<int64_t>>& pages_held = s_->metrics->read_answers_held;
     const int64_t held = *pages_held;
     if (held >= s_->service->max_pages_in_flight_bytes) {
-      return RetryLater(std::to_string(held >> 20) + " MiB of answers are still being downloaded by clients (the "
-                        "bound is service.max_pages_in_flight_bytes, " +
-                        std::to_string(s_->service->max_pages_in_flight_bytes >> 20) +
-                        " MiB); send again in a few seconds");
+      char text[200];
+      std::snprintf(text, sizeof text,
+                    "%.1f MiB of answers are still being downloaded by clients (the bound is "
+                    "service.max_pages_in_flight_bytes, %.1f MiB); send again in a few seconds",
+                    static_cast<double>(held) / (1 << 20),
+                    static_cast<double>(s_->service->max_pages_in_flight_bytes) / (1 << 20));
+      return RetryLater(text);
     }
     HttpResponse r = Route(req, parts);
     const int64_t size = static_cast<int64_t>(r.body.size());
