@@ -204,7 +204,7 @@ class Metrics {
   std::atomic<uint64_t> events_accepted{0}, events_duplicate{0}, events_rejected{0};
   // Webhook requests whose signature matched only webhook_previous_secret.
   std::atomic<uint64_t> previous_secret_requests{0};
-  // Bytes of read answers not yet downloaded (Api::HeldRead); shared with
+  // Bytes of read answers not yet downloaded (Api::Held); shared with
   // the answers' holds, which may be dropped after the Metrics are gone.
   std::shared_ptr<std::atomic<int64_t>> read_answers_held = std::make_shared<std::atomic<int64_t>>(0);
 
@@ -541,7 +541,8 @@ class Api {
     if (!write && parts.size() == 3 && parts[1] == "reports") {
       // Reports read the whole range of the log: seconds at a million events.
       return OffThread(s_->reports, kMaxWaitingReports, "report", std::move(req),
-                       [this, view = parts[2]](const HttpRequest& r) { return Reports(r, view); }, std::move(respond));
+                       [this, view = parts[2]](const HttpRequest& r) { return Held([&] { return Reports(r, view); }); },
+                       std::move(respond));
     }
     if (write && parts.size() == 4 && parts[1] == "incidents" && parts[3] == "status") {
       // A status change waits for the engine step in flight, which may be a
@@ -554,7 +555,8 @@ class Api {
       // A page of a listing examines up to max_scan_rows rows (100,000,
       // a tenth of a second and more), an audit page up to 100,000 records.
       return OffThread(s_->reads, kMaxWaitingReads, "read", std::move(req),
-                       [this, parts](const HttpRequest& r) { return HeldRead(r, parts); }, std::move(respond));
+                       [this, parts](const HttpRequest& r) { return Held([&] { return Route(r, parts); }); },
+                       std::move(respond));
     }
     respond(Route(req, parts));
   }
@@ -739,13 +741,14 @@ class Api {
     return JsonResponse(ok ? 200 : 503, json::object{{"ready", ok}, {"problems", std::move(problems)}});
   }
 
-  // A read's answer stays in memory until its client has downloaded it. A
-  // client may ask for page after page on many connections and read none:
-  // each answer counts against max_pages_in_flight_bytes until it is
-  // written or its connection is gone, and a read asked for while they are
-  // over it gets 503. The reads run one at a time, so the answers held pass
-  // the bound by one page at most.
-  HttpResponse HeldRead(const HttpRequest& req, const std::vector<std::string>& parts) {
+  // A read's answer (a page, a report) stays in memory until its client has
+  // downloaded it. A client may ask for page after page on many connections
+  // and read none: each answer counts against max_pages_in_flight_bytes
+  // until it is written or its connection is gone, and a read asked for
+  // while they are over it gets 503. Reads run one at a time, and reports
+  // one at a time beside them, so the answers held pass the bound by a page
+  // and a report at most.
+  HttpResponse Held(const std::function<HttpResponse()>& read) {
     const std::shared_ptr<std::atomic<int64_t>>& pages_held = s_->metrics->read_answers_held;
     const int64_t held = *pages_held;
     if (held >= s_->service->max_pages_in_flight_bytes) {
@@ -757,7 +760,7 @@ class Api {
                     static_cast<double>(s_->service->max_pages_in_flight_bytes) / (1 << 20));
       return RetryLater(text);
     }
-    HttpResponse r = Route(req, parts);
+    HttpResponse r = read();
     const int64_t size = static_cast<int64_t>(r.body.size());
     *pages_held += size;
     r.hold = std::shared_ptr<void>(nullptr, [pages_held, size](void*) { *pages_held -= size; });
