@@ -7,11 +7,13 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -1083,6 +1085,28 @@ class Api {
 
 // --- signals ----------------------------------------------------------------
 
+// The listening socket systemd passes when noxsync.socket is active
+// (sd_listen_fds(3): LISTEN_PID names this process, LISTEN_FDS counts them
+// from descriptor 3): -1 when none was passed. The socket stays open in
+// systemd while noxsync restarts, so a webhook sent meanwhile waits in its
+// queue for the next instance instead of being refused.
+int SystemdListenFd(std::string* error) {
+  const char* pid = std::getenv("LISTEN_PID");
+  const char* fds = std::getenv("LISTEN_FDS");
+  if (!pid || !fds || std::to_string(::getpid()) != pid) return -1;
+  const std::string count = fds;
+  ::unsetenv("LISTEN_PID");
+  ::unsetenv("LISTEN_FDS");
+  ::unsetenv("LISTEN_FDNAMES");
+  if (count != "1") {
+    *error = "systemd passed " + count + " sockets (LISTEN_FDS); noxsync serves one: give noxsync.socket a single ListenStream=";
+    return -2;
+  }
+  constexpr int kFirstPassedFd = 3;
+  ::fcntl(kFirstPassedFd, F_SETFD, FD_CLOEXEC);
+  return kFirstPassedFd;
+}
+
 sigset_t ServeSignals() {
   sigset_t set;
   sigemptyset(&set);
@@ -1109,6 +1133,9 @@ int RunServe(const Argv& argv) {
                                                    "webhook_secret and tokens (docs/configuration.md#service)");
   }
   const ServiceConfig& sc = *config.service;
+  std::string socket_error;
+  const int listen_fd = SystemdListenFd(&socket_error);
+  if (listen_fd == -2) return Fail(kExitUsage, socket_error);
 
   // Signals are taken by sigwait below: block them before any thread starts.
   sigset_t signals = ServeSignals();
@@ -1182,6 +1209,7 @@ int RunServe(const Argv& argv) {
   service::ServerOptions so;
   so.host = sc.host;
   so.port = sc.port;
+  so.listen_fd = listen_fd;
   so.threads = sc.threads;
   so.max_connections = static_cast<size_t>(sc.max_connections);
   so.max_body_bytes = static_cast<size_t>(sc.max_body_bytes);
@@ -1196,7 +1224,13 @@ int RunServe(const Argv& argv) {
       },
       [&api](const HttpRequest& head) { return api.CheckToken(head); });
   if (!started.ok()) return Fail(kExitFailure, started.message());
-  std::printf("noxsync serve: listening on %s:%d, store %s\n", sc.host.c_str(), server.port(), log->path().c_str());
+  if (listen_fd >= 0 && server.address() != sc.host + ":" + std::to_string(sc.port)) {
+    spdlog::warn("serve: service.listen is {}:{}, but systemd passed a socket on {}, which is used; make them the same "
+                 "(ListenStream= in noxsync.socket)",
+                 sc.host, sc.port, server.address());
+  }
+  std::printf("noxsync serve: listening on %s%s, store %s\n", server.address().c_str(),
+              listen_fd >= 0 ? " (socket from systemd)" : "", log->path().c_str());
   std::fflush(stdout);
 
   // The engine: plan and drain every second (new incidents get tickets

@@ -15,10 +15,13 @@ for key in 'Restart=on-failure' 'DynamicUser=yes' 'NoNewPrivileges=yes' 'Protect
            'StateDirectory=noxsync' 'ExecStart=noxsync serve --config /etc/noxsync/noxsync.json --db /var/lib/noxsync/store'; do
   grep -qxF "$key" "$unit" || { echo "the unit lacks $key"; exit 1; }
 done
+socket_unit="$scratch/root/lib/systemd/system/noxsync.socket"
+grep -qxF 'ListenStream=127.0.0.1:8080' "$socket_unit" || { echo "the socket unit lacks ListenStream=127.0.0.1:8080"; exit 1; }
+test "$(grep -c '^ListenStream=' "$socket_unit")" = 1 || { echo "the socket unit must have one ListenStream="; exit 1; }
 if command -v systemd-analyze >/dev/null && systemd-analyze --version >/dev/null 2>&1; then
-  # Checks the unit's keys; the binary is not in /usr/bin here, so that one
+  # Checks the units' keys; the binary is not in /usr/bin here, so that one
   # complaint is expected.
-  systemd-analyze verify --man=no "$unit" >"$scratch/analyze" 2>&1 || true
+  systemd-analyze verify --man=no "$unit" "$socket_unit" >"$scratch/analyze" 2>&1 || true
   grep -v 'is not executable\|Cannot add dependency\|Failed to ' "$scratch/analyze" || true
   if grep -qi 'unknown\|invalid' "$scratch/analyze"; then echo "systemd-analyze found problems"; exit 1; fi
 fi
@@ -36,5 +39,7 @@ contents=$(dpkg-deb -c "$deb")
 grep -q './usr/bin/noxsync' <<<"$contents" || { echo "the .deb lacks /usr/bin/noxsync"; exit 1; }
 grep -q './usr/lib/systemd/system/noxsync.service' <<<"$contents" \
   || { echo "the .deb lacks the unit"; exit 1; }
+grep -q './usr/lib/systemd/system/noxsync.socket' <<<"$contents" \
+  || { echo "the .deb lacks the socket unit"; exit 1; }
 grep -q 'libssl3' <<<"$(dpkg-deb -f "$deb" Depends)" || { echo "the .deb does not depend on the shared libraries it links (libssl3)"; exit 1; }
 echo "install and package: ok ($(basename "$deb"))"

@@ -1,6 +1,7 @@
 #include "service/http_server.h"
 
 #include <pthread.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <chrono>
@@ -72,6 +73,21 @@ std::string SafeRequestId(std::string_view id) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return NewRequestId();
   }
   return std::string(id);
+}
+
+// True for a TCP socket (IPv4 or IPv6) that is listening; *family is its
+// address family.
+bool ListeningTcpSocket(int fd, int* family) {
+  int type = 0, listening = 0;
+  socklen_t len = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return false;
+  len = sizeof listening;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening) return false;
+  sockaddr_storage addr{};
+  socklen_t addr_len = sizeof addr;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0) return false;
+  *family = addr.ss_family;
+  return *family == AF_INET || *family == AF_INET6;
 }
 
 }  // namespace
@@ -486,18 +502,30 @@ Status HttpServer::Start(const ServerOptions& options, Handler handler, Observer
   for (int i = 0; i < std::max(1, options.threads); ++i) impl_->loops.push_back(std::make_unique<Loop>());
   impl_->acceptor = std::make_unique<tcp::acceptor>(impl_->loops[0]->ioc);
   beast::error_code ec;
-  auto address = asio::ip::make_address(options.host, ec);
-  if (ec) return Status::InvalidArgument("service.listen: \"" + options.host + "\" is not an IP address");
-  tcp::endpoint ep(address, static_cast<unsigned short>(options.port));
-  std::string where = options.host + ":" + std::to_string(options.port);
-  impl_->acceptor->open(ep.protocol(), ec);
-  if (!ec) impl_->acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl_->acceptor->bind(ep, ec);
-  if (!ec) impl_->acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::Unavailable("cannot listen on " + where + ": " + ec.message() +
-                               (ec == asio::error::address_in_use ? " (another process has the port; change service.listen)"
-                                                                  : ""));
+  if (options.listen_fd >= 0) {
+    // A socket handed over (systemd): it must be a TCP socket already
+    // listening; its own address stands, whatever host and port say.
+    int family = 0;
+    if (!ListeningTcpSocket(options.listen_fd, &family)) {
+      return Status::InvalidArgument("the socket passed as file descriptor " + std::to_string(options.listen_fd) +
+                                     " is not a listening TCP socket (check the ListenStream= of noxsync.socket)");
+    }
+    impl_->acceptor->assign(family == AF_INET ? tcp::v4() : tcp::v6(), options.listen_fd, ec);
+    if (ec) return Status::Unavailable("cannot accept on the socket passed by systemd: " + ec.message());
+  } else {
+    auto address = asio::ip::make_address(options.host, ec);
+    if (ec) return Status::InvalidArgument("service.listen: \"" + options.host + "\" is not an IP address");
+    tcp::endpoint ep(address, static_cast<unsigned short>(options.port));
+    std::string where = options.host + ":" + std::to_string(options.port);
+    impl_->acceptor->open(ep.protocol(), ec);
+    if (!ec) impl_->acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) impl_->acceptor->bind(ep, ec);
+    if (!ec) impl_->acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Status::Unavailable("cannot listen on " + where + ": " + ec.message() +
+                                 (ec == asio::error::address_in_use ? " (another process has the port; change service.listen)"
+                                                                    : ""));
+    }
   }
   impl_->Accept();
   for (auto& loop : impl_->loops) {
@@ -550,6 +578,16 @@ void HttpServer::Shutdown(int64_t drain_ms) {
   }
   std::lock_guard lock(impl_->mu);
   impl_->sessions.clear();
+}
+
+std::string HttpServer::address() const {
+  beast::error_code ec;
+  if (!impl_->acceptor) return "";
+  auto ep = impl_->acceptor->local_endpoint(ec);
+  if (ec) return "";
+  std::string host = ep.address().to_string();
+  if (ep.address().is_v6()) host = "[" + host + "]";
+  return host + ":" + std::to_string(ep.port());
 }
 
 size_t HttpServer::open_connections() const { return impl_->open; }

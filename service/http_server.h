@@ -69,6 +69,10 @@ using Observer = std::function<void(const HttpRequest&, int status, double secon
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port (see HttpServer::port)
+  // A listening TCP socket to accept on instead of binding host:port (one
+  // passed by systemd's socket activation); -1: none. The server closes its
+  // copy on Shutdown; whoever passed it may keep it listening.
+  int listen_fd = -1;
   int threads = 2;
   size_t max_connections = 512;
   size_t max_header_bytes = 16 * 1024;
@@ -88,6 +92,7 @@ class HttpServer {
   // Binds and starts the threads. Fails with the address named.
   Status Start(const ServerOptions& options, Handler handler, Observer observer = {}, HeaderCheck header_check = {});
   int port() const;
+  std::string address() const;  // the address accepted on, "host:port"
 
   // Shutdown, in order: stop accepting; wait (up to `drain_ms`) until no
   // request is in flight (idle keep-alive connections are closed at once,

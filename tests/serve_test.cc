@@ -82,7 +82,7 @@ class Serve : public ::testing::Test {
                           << (jira ? R"("backends":{"jira":{"base_url":")" + jira_server_.base_url() +
                                          R"(","email":"noxsync@acme.example","api_token":"fake-jira-api-token","project":"SEC","issue_type":"Security"}},)"
                                    : std::string())
-                          << R"("service":{"listen":"127.0.0.1:0","webhook_secret":")" << kSecret << R"(","tokens":[)"
+                          << R"("service":{"listen":")" << listen_ << R"(","webhook_secret":")" << kSecret << R"(","tokens":[)"
                           << R"({"name":"noxys","token":")" << kIngest << R"(","role":"ingest"},)"
                           << R"({"name":"dashboard","token":")" << kRead << R"(","role":"read"},)"
                           << R"({"name":"soc","token":")" << kOperate << R"(","role":"operate"}])" << extra_service
@@ -98,6 +98,15 @@ class Serve : public ::testing::Test {
       int fd = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(fd, 1);
       ::dup2(fd, 2);
+      if (listen_fd_ >= 0) {  // as systemd passes noxsync.socket's socket
+        int passed = ::dup(listen_fd_);  // a copy without close-on-exec
+        if (passed != 3) {
+          ::dup2(passed, 3);
+          ::close(passed);
+        }
+        ::setenv("LISTEN_FDS", "1", 1);
+        ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+      }
       std::string db = dir_.Sub("store");
       if (log_file.empty()) {
         ::execl(NOXSYNC_BIN, NOXSYNC_BIN, "serve", "--config", config.c_str(), "--db", db.c_str(),
@@ -212,6 +221,8 @@ class Serve : public ::testing::Test {
   pid_t pid_ = 0;
   int port_ = 0;
   std::string out_;
+  std::string listen_ = "127.0.0.1:0";  // service.listen
+  int listen_fd_ = -1;                  // a listening socket Start passes as systemd would; -1: none
 };
 
 TEST_F(Serve, EveryRouteChecksTheTokenAndItsRole) {
@@ -763,6 +774,76 @@ TEST_F(Serve, ABodyStillToComeIsNotWaitedForWithoutAValidToken) {
   EXPECT_NE(m.find("noxsync_http_requests_total{route=\"POST /v1/events\",code=\"401\"} 5\n"), std::string::npos) << m;
   EXPECT_NE(m.find("noxsync_http_requests_total{route=\"POST /v1/events\",code=\"403\"} 1\n"), std::string::npos) << m;
   EXPECT_EQ(Stop(), 0);
+}
+
+// With noxsync.socket, systemd holds the listening socket and passes it to
+// each start of serve: a webhook sent while serve restarts is not refused,
+// it waits in the socket's queue and the next serve answers it.
+TEST_F(Serve, ASocketPassedBySystemdKeepsWebhooksWaitingAcrossARestart) {
+  int sock = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(sock, 128), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int port = ntohs(addr.sin_port);
+  listen_ = "127.0.0.1:" + std::to_string(port);
+  listen_fd_ = sock;
+  Start("", "", /*jira=*/false);
+  EXPECT_EQ(port_, port);
+  std::string said = testing::ReadFile(out_);
+  EXPECT_NE(said.find("listening on 127.0.0.1:" + std::to_string(port) + " (socket from systemd)"), std::string::npos)
+      << said;
+  EXPECT_EQ(said.find("service.listen is"), std::string::npos) << said;  // the addresses agree: no warning
+  auto c = Client();
+  ASSERT_EQ(Post(*c, Event("evt_before_restart")).status, 202);
+  ASSERT_EQ(Stop(), 0);
+
+  // No serve runs now; the connection is taken by the socket's queue.
+  const std::string body = Event("evt_during_restart", "bob@acme.fr");
+  const std::string ts = std::to_string(SystemClock().NowMicros() / 1'000'000);
+  const std::string request = "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kIngest) +
+                              "\r\nContent-Type: application/json\r\nX-Noxsync-Timestamp: " + ts +
+                              "\r\nX-Noxsync-Signature: sha256=" + cli::WebhookSignature(kSecret, ts, body) +
+                              "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  int fd = RawConnection();
+  ASSERT_GE(fd, 0) << "the connection was refused while serve was down";
+  timeval tv{20, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  port_ = 0;
+  Start("", "", /*jira=*/false);  // the next serve, on the same socket
+  std::string wire;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) wire.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_EQ(wire.rfind("HTTP/1.1 202 Accepted\r\n", 0), 0u) << wire;
+  EXPECT_NE(wire.find(R"("event_id":"evt_during_restart","result":"accepted")"), std::string::npos) << wire;
+  ASSERT_EQ(Stop(), 0);
+  ::close(sock);
+  for (const char* id : {"evt_before_restart", "evt_during_restart"}) {
+    EXPECT_EQ(testing::RunNoxsync(std::string("history ") + id + " --db " + dir_.Sub("store"), dir_.path()).exit_code, 0)
+        << id;
+  }
+
+  // What systemd might pass wrongly is named: not a socket, or two of them.
+  std::string config = WriteConfig("", false);
+  auto passed = [&](const std::string& count, const std::string& fd3) {
+    std::string out = dir_.Sub("passed.err");
+    std::string cmd = "LISTEN_FDS=" + count + " sh -c 'LISTEN_PID=$$ exec " NOXSYNC_BIN " serve --config " + config +
+                      " --db " + dir_.Sub("store") + " 3" + fd3 + "' >/dev/null 2>" + out;
+    int status = std::system(cmd.c_str());
+    return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, testing::ReadFile(out));
+  };
+  auto [file_exit, file_err] = passed("1", "</dev/null");
+  EXPECT_NE(file_exit, 0);
+  EXPECT_NE(file_err.find("is not a listening TCP socket"), std::string::npos) << file_err;
+  auto [two_exit, two_err] = passed("2", "</dev/null");
+  EXPECT_EQ(two_exit, 2);
+  EXPECT_NE(two_err.find("systemd passed 2 sockets"), std::string::npos) << two_err;
 }
 
 // A status change waits for the engine step in flight, here a Jira call that
