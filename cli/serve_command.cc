@@ -556,8 +556,14 @@ class Api {
     if (!write) {
       // A page of a listing examines up to max_scan_rows rows (100,000,
       // a tenth of a second and more), an audit page up to 100,000 records.
+      // Pages count against the answers held; a single incident, a ticket's
+      // incident or the chain head is a few hundred bytes, answered even
+      // while pages are over their bound.
+      const bool page = parts.size() == 2 || (parts.size() == 4 && parts[1] == "incidents" && parts[3] == "history");
       return OffThread(s_->reads, kMaxWaitingReads, "read", std::move(req),
-                       [this, parts](const HttpRequest& r) { return Held([&] { return Route(r, parts); }); },
+                       [this, parts, page](const HttpRequest& r) {
+                         return page ? Held([&] { return Route(r, parts); }) : Route(r, parts);
+                       },
                        std::move(respond));
     }
     respond(Route(req, parts));
@@ -743,7 +749,7 @@ class Api {
     return JsonResponse(ok ? 200 : 503, json::object{{"ready", ok}, {"problems", std::move(problems)}});
   }
 
-  // A read's answer (a page, a report) stays in memory until its client has
+  // A page's or a report's answer stays in memory until its client has
   // downloaded it. A client may ask for page after page on many connections
   // and read none: each answer counts against max_pages_in_flight_bytes
   // until it is written or its connection is gone, and a read asked for
