@@ -223,7 +223,6 @@ class Session : public std::enable_shared_from_this<Session> {
           request_->path = std::move(req.path);
           request_->remote = std::move(req.remote);
           request_->request_id = std::move(req.request_id);
-          unread_input_ = true;
           return Answer(std::move(*refused), /*keep_alive=*/false);
         }
       }
@@ -328,7 +327,6 @@ class Session : public std::enable_shared_from_this<Session> {
       ++server_->in_flight;
       started_ = std::chrono::steady_clock::now();
     }
-    unread_input_ = true;
     Answer(Error(status, message), /*keep_alive=*/false);
   }
 
@@ -392,10 +390,14 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::async_write(stream_, buffers, [self = shared_from_this(), out, again, status](beast::error_code ec, size_t) {
       self->Done(status);
       if (ec) return self->Close();
-      if (!again) return self->unread_input_ ? self->Linger() : self->Close();
+      if (!again) return self->InputLeft() ? self->Linger() : self->Close();
       self->ReadHeader();
     });
   }
+
+  // Whether the request being answered was not read to its end: answered on
+  // its header, or refused part way through.
+  bool InputLeft() const { return parser_ && !parser_->is_done(); }
 
   // After an answer given before the request was read to its end (401 on
   // the header, 413, 415, 431, 400): a client that writes its whole body
@@ -452,7 +454,6 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::steady_clock::time_point started_;
   uint64_t requests_ = 0;
   bool keep_alive_ = false;
-  bool unread_input_ = false;  // answered before the request was read to its end
   size_t discarded_ = 0;       // bytes read and dropped since (Linger)
   bool busy_ = false;
   bool closed_ = false;
