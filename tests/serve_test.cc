@@ -149,8 +149,10 @@ class Serve : public ::testing::Test {
 
   // A plain socket to the server, to send bytes no client library would,
   // with reads that give up after 5 s; -1 when it cannot connect.
-  int RawConnection() const {
+  // `receive_buffer` (bytes, before connecting) makes a client that reads slowly.
+  int RawConnection(int receive_buffer = 0) const {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (receive_buffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port_));
@@ -176,6 +178,16 @@ class Serve : public ::testing::Test {
     for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) wire.append(buf, static_cast<size_t>(n));
     ::close(fd);
     return wire;
+  }
+
+  // The header of a signed webhook of `body`, as Noxys would send it on a
+  // raw connection; `extra` is more header lines, each ending in \r\n.
+  static std::string SignedHeader(const std::string& body, const std::string& extra = "") {
+    const std::string ts = std::to_string(SystemClock().NowMicros() / 1'000'000);
+    return "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kIngest) +
+           "\r\nContent-Type: application/json\r\nX-Noxsync-Timestamp: " + ts +
+           "\r\nX-Noxsync-Signature: sha256=" + cli::WebhookSignature(kSecret, ts, body) + "\r\n" + extra +
+           "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   }
 
   std::unique_ptr<http::HttpClient> Client() {
@@ -650,12 +662,7 @@ TEST_F(Serve, HeadIsAnsweredWithTheHeadersOfGetAndNoBody) {
 TEST_F(Serve, AClientThatExpectsContinueIsToldToSendItsBody) {
   Start();
   const std::string body = Event("evt_expect");
-  const std::string ts = std::to_string(SystemClock().NowMicros() / 1'000'000);
-  std::string header = "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kIngest) +
-                       "\r\nContent-Type: application/json\r\nX-Noxsync-Timestamp: " + ts +
-                       "\r\nX-Noxsync-Signature: sha256=" + cli::WebhookSignature(kSecret, ts, body) +
-                       "\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: " +
-                       std::to_string(body.size()) + "\r\n\r\n";
+  const std::string header = SignedHeader(body, "Expect: 100-continue\r\n");
   int fd = RawConnection();
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::write(fd, header.data(), header.size()), static_cast<ssize_t>(header.size()));
@@ -753,11 +760,7 @@ TEST_F(Serve, ABodyStillToComeIsNotWaitedForWithoutAValidToken) {
 
   // With the right token the body is waited for: sent 300 ms after its header.
   const std::string body = Event("evt_late_body");
-  const std::string ts = std::to_string(SystemClock().NowMicros() / 1'000'000);
-  std::string signed_header = "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kIngest) +
-                              "\r\nContent-Type: application/json\r\nX-Noxsync-Timestamp: " + ts +
-                              "\r\nX-Noxsync-Signature: sha256=" + cli::WebhookSignature(kSecret, ts, body) +
-                              "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  const std::string signed_header = SignedHeader(body);
   int fd = RawConnection();
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::write(fd, signed_header.data(), signed_header.size()), static_cast<ssize_t>(signed_header.size()));
@@ -803,11 +806,7 @@ TEST_F(Serve, ASocketPassedBySystemdKeepsWebhooksWaitingAcrossARestart) {
 
   // No serve runs now; the connection is taken by the socket's queue.
   const std::string body = Event("evt_during_restart", "bob@acme.fr");
-  const std::string ts = std::to_string(SystemClock().NowMicros() / 1'000'000);
-  const std::string request = "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + std::string(kIngest) +
-                              "\r\nContent-Type: application/json\r\nX-Noxsync-Timestamp: " + ts +
-                              "\r\nX-Noxsync-Signature: sha256=" + cli::WebhookSignature(kSecret, ts, body) +
-                              "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string request = SignedHeader(body) + body;
   int fd = RawConnection();
   ASSERT_GE(fd, 0) << "the connection was refused while serve was down";
   timeval tv{20, 0};
@@ -1399,16 +1398,8 @@ TEST_F(Serve, ClientsThatNeverReadTheirPagesCannotTakeTheServersMemory) {
   // 4 KiB receive buffer.
   std::vector<int> stalled;
   for (int i = 0; i < 2; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    int small = 4096;
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port_));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    timeval tv{5, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int fd = RawConnection(/*receive_buffer=*/4096);
+    ASSERT_GE(fd, 0);
     ASSERT_EQ(::write(fd, page_request.data(), page_request.size()), static_cast<ssize_t>(page_request.size()));
     char buf[12] = {};
     ASSERT_EQ(::read(fd, buf, sizeof buf), static_cast<ssize_t>(sizeof buf));
