@@ -14,10 +14,6 @@
 namespace noxsync {
 namespace json = boost::json;
 
-namespace {
-constexpr const char* kMetaIncidentCount = "incident_count";
-}
-
 const std::string& StagedState::Slot(Cf cf, std::string_view key) {
   probe_.clear();
   probe_.push_back(static_cast<char>(cf));

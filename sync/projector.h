@@ -19,6 +19,9 @@
 
 namespace noxsync {
 
+// kMeta: how many incidents have been opened, so the next is inc_<count + 1>.
+inline constexpr const char* kMetaIncidentCount = "incident_count";
+
 // Record types of the log; docs/event-log.md documents each payload.
 namespace record_type {
 inline constexpr const char* kEventReceived = "event.received";
