@@ -24,6 +24,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,6 +72,25 @@ double Run(const std::string& cmd) {
     std::exit(1);
   }
   return s;
+}
+
+// Run, and the peak RSS (MiB) of the command: wait4's figure for the shell,
+// which covers the processes it waited for.
+double RunMeasured(const std::string& cmd, double* peak_mib) {
+  auto t0 = Clock::now();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  rusage usage{};
+  if (pid < 0 || ::wait4(pid, &status, 0, &usage) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "serve_bench: `%s` failed\n", cmd.c_str());
+    std::exit(1);
+  }
+  *peak_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
+  return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
 // One keep-alive connection; Post sends a request and reads the whole answer.
@@ -557,10 +577,12 @@ int main(int argc, char** argv) {
     for (const std::string& b : bins) {
       fs::remove_all(dir + "/reportstore");
       Run(b + " ingest " + dir + "/report.jsonl --quiet --db " + dir + "/reportstore >/dev/null");
-      double report_s = Run(b + " report --format json --db " + dir + "/reportstore >" + dir + "/report.json");
-      std::printf("| report (json) over %llu events%s%s | %.2f s | <= 5 s |\n",
+      double report_mib = 0;
+      double report_s =
+          RunMeasured(b + " report --format json --db " + dir + "/reportstore >" + dir + "/report.json", &report_mib);
+      std::printf("| report (json) over %llu events%s%s | %.2f s, peak RSS %.0f MiB | <= 5 s |\n",
                   static_cast<unsigned long long>(report_events), bins.size() > 1 ? ", " : "",
-                  bins.size() > 1 ? b.c_str() : "", report_s);
+                  bins.size() > 1 ? b.c_str() : "", report_s, report_mib);
     }
   }
   fs::remove_all(dir);
