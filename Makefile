@@ -36,9 +36,11 @@ test: build
 package: build
 	cd $(BUILD_DIR) && cpack -G DEB
 
-# Long runs kept out of `make test`: the engine's convergence over 5000 seeds.
+# Long runs kept out of `make test`: the engine's convergence over 5000 seeds,
+# then a minute of what clients get wrong against a real serve.
 soak: build
 	NOXSYNC_CONVERGENCE_SEEDS=5000 $(BUILD_DIR)/tests/sync_convergence_test
+	python3 scripts/serve-stress.py --bin $(BUILD_DIR)/cli/noxsync --seconds 60
 
 # Benchmarks on 1M generated events (see docs/performance.md); minutes.
 bench: build

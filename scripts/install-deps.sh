@@ -14,6 +14,7 @@ packages=(
   libjemalloc-dev
   openssl ca-certificates tzdata curl
   dpkg-dev file
+  python3  # scripts/check-chain.py (run by the serve tests) and scripts/serve-stress.py (make soak)
 )
 
 missing=()
