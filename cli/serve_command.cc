@@ -854,14 +854,16 @@ class Api {
     // last row examined, so a sparse filter pages on instead of scanning
     // every incident in one request.
     std::string cursor = req.Query("cursor");
-    json::array items;
+    // The items' JSON, joined as it is written (max_page_bytes is passed by
+    // the last one only), not parsed again into a document to be serialized.
+    std::string items;
+    uint64_t count = 0;
     std::string next, last_examined;
     int64_t examined = 0;
-    size_t bytes = 0;  // of the items' JSON; max_page_bytes is passed by the last one only
     const size_t max_bytes = static_cast<size_t>(s_->service->max_page_bytes);
     Status s = s_->log->ScanFrom(Cf::kIncidents, cursor, [&](std::string_view k, std::string_view v) {
       if (!cursor.empty() && k == cursor) return true;
-      if (items.size() == limit || examined == s_->service->max_scan_rows || bytes >= max_bytes) {
+      if (count == limit || examined == s_->service->max_scan_rows || items.size() >= max_bytes) {
         next = last_examined;
         return false;
       }
@@ -873,15 +875,35 @@ class Api {
       if (severity && inc.severity != *severity) return true;
       if (!platform.empty() && inc.platform_id != platform && inc.platform_name != platform) return true;
       if (inc.first_seen_us < since || inc.first_seen_us > until) return true;
-      std::string item = IncidentToDisplayJson(inc);
-      bytes += item.size();
-      items.push_back(json::parse(item));
+      if (count++) items.push_back(',');
+      items += IncidentToDisplayJson(inc);
       return true;
     });
     if (!s.ok()) return StoreError(s);
-    json::object body{{"incidents", std::move(items)}};
-    body["next_cursor"] = next.empty() ? json::value(nullptr) : json::value(next);
-    return JsonResponse(200, std::move(body));
+    return PageResponse("incidents", items, next.empty() ? nullptr : &next, {});
+  }
+
+  // {<extra keys>,"<key>":[<items>],"next_cursor":"..."|null}, as a listing's
+  // page is answered; `items` is already JSON, joined by commas.
+  static HttpResponse PageResponse(std::string_view key, const std::string& items, const std::string* next_cursor,
+                                   const std::vector<std::pair<std::string_view, std::string_view>>& extra) {
+    HttpResponse r;
+    r.body.reserve(items.size() + 64);
+    JsonText top(&r.body);
+    for (const auto& [k, v] : extra) top.Str(k, v);
+    std::string* out = top.Raw(key);
+    out->push_back('[');
+    *out += items;
+    out->push_back(']');
+    out = top.Raw("next_cursor");
+    if (next_cursor) {
+      AppendJsonString(out, *next_cursor);
+    } else {
+      *out += "null";
+    }
+    top.End();
+    r.body.push_back('\n');
+    return r;
   }
 
   bool FindIncident(const std::string& id, Incident* inc) {
@@ -926,24 +948,21 @@ class Api {
     if (!FindIncident(id, &inc)) return ErrorResponse(404, "no incident " + id);
     // At most `limit` records, and max_page_bytes passed by the last one
     // only: records carry their raw events.
-    json::array out;
-    size_t bytes = 0;
+    std::string records;
     const size_t max_bytes = static_cast<size_t>(s_->service->max_page_bytes);
     uint64_t next = 0;
     Status s = s_->log->IncidentRecords(
         id, from, limit,
         [&](const LogRecord& r) {
-          if (bytes >= max_bytes) return false;
-          std::string record = RecordToJson(r);
-          bytes += record.size();
-          out.push_back(json::parse(record));
+          if (records.size() >= max_bytes) return false;
+          if (!records.empty()) records.push_back(',');
+          records += RecordToJson(r);
           return true;
         },
         &next);
     if (!s.ok()) return StoreError(s);
-    json::object body{{"incident", id}, {"records", std::move(out)}};
-    body["next_cursor"] = next ? json::value(std::to_string(next)) : json::value(nullptr);
-    return JsonResponse(200, std::move(body));
+    const std::string cursor = std::to_string(next);
+    return PageResponse("records", records, next ? &cursor : nullptr, {{"incident", id}});
   }
 
   HttpResponse SetStatus(const HttpRequest& req, const std::string& id) {
