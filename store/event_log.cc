@@ -11,6 +11,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
@@ -93,6 +94,17 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const std::shared_ptr<rocksdb::Cac
     o.memtable_whole_key_filtering = true;
     o.memtable_prefix_bloom_size_ratio = 0.1;
   }
+  // Each memtable keeps where its last insert went in (one hint for all
+  // keys: an empty prefix), and the next insert climbs from there only as
+  // far as it must. Without a hint, RocksDB's skip list reuses that place
+  // only when the next key falls right beside it, and otherwise searches
+  // from the top: every random key (event ids, fingerprints, recurring
+  // incidents) did. The writer puts a group's rows in key order, so each
+  // search starts near its key. Measured (callgrind, `noxsync ingest` of
+  // 20k events): skip-list inserts 552M -> 451M instructions; serve under
+  // the webhook load, `nox-writer` 2-4 µs less per request in four pairs.
+  // Ignored by concurrent memtable writes, which the single writer never makes.
+  o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
   o.write_buffer_size = cf == Cf::kLog ? (32u << 20) : (8u << 20);
   o.max_write_buffer_number = 3;
   // Only the log is compressed: it is most of the bytes and is read in order.
@@ -581,13 +593,14 @@ Status EventLog::Impl::WriteGroup(std::deque<Step>* group, ChainHead* head_out) 
       h.hash = r.hash;
     }
   }
-  // The derived rows go in key order: RocksDB's skip list starts each insert
-  // from where the last one went in, so ordered keys spare most of the
-  // search that random ones (event ids, fingerprints) cost. Stable, so of a
-  // row several Steps of the group change, the last change comes last, and
-  // only it is written: the batch is applied whole or not at all, so the
-  // earlier values could never be read, and each would cost one more
-  // skip-list insert (the incident counter changes with every new incident).
+  // The derived rows go in key order: each memtable starts an insert from
+  // where the last one went in (CfOptions: the insert hint), so ordered keys
+  // spare part of the search that random ones (event ids, fingerprints)
+  // cost. Stable, so of a row several Steps of the group change, the last
+  // change comes last, and only it is written: the batch is applied whole or
+  // not at all, so the earlier values could never be read, and each would
+  // cost one more skip-list insert (the incident counter changes with every
+  // new incident).
   auto same_row = [](const Mutation* a, const Mutation* b) { return a->cf == b->cf && a->key == b->key; };
   std::stable_sort(rows.begin(), rows.end(), [](const Mutation* a, const Mutation* b) {
     return a->cf != b->cf ? a->cf < b->cf : a->key < b->key;
