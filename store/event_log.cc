@@ -102,7 +102,8 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const std::shared_ptr<rocksdb::Cac
   // incidents) did. The writer puts a group's rows in key order, so each
   // search starts near its key. Measured (callgrind, `noxsync ingest` of
   // 20k events): skip-list inserts 552M -> 451M instructions; serve under
-  // the webhook load, `nox-writer` 2-4 µs less per request in four pairs.
+  // the webhook load, `nox-writer` 30.8 against 32.8 µs per request (means
+  // of eight pairs, docs/performance.md).
   // Ignored by concurrent memtable writes, which the single writer never makes.
   o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
   o.write_buffer_size = cf == Cf::kLog ? (32u << 20) : (8u << 20);
