@@ -299,6 +299,9 @@ Status SyncEngine::PlanNewRecords() {
     }
     Step step;
     uint64_t last = cursor;
+    // The text of each event until the incident record that follows it: only
+    // an opening needs it, and each is dropped once its record has come, so
+    // this holds an entry or two, not every event of the chunk.
     std::map<std::string, std::string> event_text;
     Status inner;
     bool more = false;
@@ -306,8 +309,15 @@ Status SyncEngine::PlanNewRecords() {
       if (r.type == rt::kEventReceived) {
         event_text[r.incident] = r.payload;
       } else if (r.type == rt::kIncidentOpened) {
-        inner = PlanIncident(r, event_text[r.incident], &step);
+        auto it = event_text.find(r.incident);
+        if (it == event_text.end()) {
+          inner = PlanIncident(r, std::string(), &step);  // says the event is missing
+        } else {
+          inner = PlanIncident(r, it->second, &step);
+          event_text.erase(it);
+        }
       } else if (r.type == rt::kIncidentRecurred) {
+        event_text.erase(r.incident);
         inner = PlanRecurrence(r, &step);
       }
       if (!inner.ok()) return false;
