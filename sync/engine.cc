@@ -309,13 +309,8 @@ Status SyncEngine::PlanNewRecords() {
       if (r.type == rt::kEventReceived) {
         event_text[r.incident] = r.payload;
       } else if (r.type == rt::kIncidentOpened) {
-        auto it = event_text.find(r.incident);
-        if (it == event_text.end()) {
-          inner = PlanIncident(r, std::string(), &step);  // says the event is missing
-        } else {
-          inner = PlanIncident(r, it->second, &step);
-          event_text.erase(it);
-        }
+        auto text = event_text.extract(r.incident);  // empty: PlanIncident says the event is missing
+        inner = PlanIncident(r, text ? text.mapped() : std::string(), &step);
       } else if (r.type == rt::kIncidentRecurred) {
         event_text.erase(r.incident);
         inner = PlanRecurrence(r, &step);
