@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -423,11 +424,23 @@ int main(int argc, char** argv) {
   bool own_dir = g_config.dir.empty();
   if (own_dir) {
     char tmpl[] = "/tmp/noxsync-bench-XXXXXX";
-    g_config.dir = ::mkdtemp(tmpl);
+    if (::mkdtemp(tmpl) == nullptr) {
+      std::fprintf(stderr, "ingest_bench: cannot create a scratch folder in /tmp: %s (or pass --dir=PATH)\n",
+                   std::strerror(errno));
+      return 1;
+    }
+    g_config.dir = tmpl;
+  } else if (std::error_code ec; !fs::create_directories(g_config.dir, ec) && ec) {
+    std::fprintf(stderr, "ingest_bench: cannot create --dir %s: %s\n", g_config.dir.c_str(), ec.message().c_str());
+    return 1;
   }
   std::fprintf(stderr, "generating %llu events in %s ...\n", static_cast<unsigned long long>(g_config.events),
                g_config.dir.c_str());
-  noxsync::testing::WriteEventsFile(EventsFile(), g_config.events, 1);
+  // Without the file every benchmark would fail with only "noxsync ingest failed".
+  if (noxsync::testing::WriteEventsFile(EventsFile(), g_config.events, 1) == 0 && g_config.events > 0) {
+    std::fprintf(stderr, "ingest_bench: cannot write %s: %s\n", EventsFile().c_str(), std::strerror(errno));
+    return 1;
+  }
 
   auto reg = [](const char* name, void (*fn)(benchmark::State&)) {
     return benchmark::RegisterBenchmark(name, fn)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
