@@ -136,28 +136,20 @@ class MeasuredRunner {
     double seconds;
   };
 
-  static bool ReadAll(int fd, void* p, size_t n) {
-    auto* c = static_cast<char*>(p);
+  // All n bytes through read(2) or write(2), across short transfers.
+  template <class Io, class Byte>
+  static bool All(Io io, int fd, Byte* p, size_t n) {
     while (n > 0) {
-      ssize_t k = ::read(fd, c, n);
+      ssize_t k = io(fd, p, n);
       if (k < 0 && errno == EINTR) continue;
       if (k <= 0) return false;
-      c += k;
+      p += k;
       n -= static_cast<size_t>(k);
     }
     return true;
   }
-  static bool WriteAll(int fd, const void* p, size_t n) {
-    const auto* c = static_cast<const char*>(p);
-    while (n > 0) {
-      ssize_t k = ::write(fd, c, n);
-      if (k < 0 && errno == EINTR) continue;
-      if (k <= 0) return false;
-      c += k;
-      n -= static_cast<size_t>(k);
-    }
-    return true;
-  }
+  static bool ReadAll(int fd, void* p, size_t n) { return All(::read, fd, static_cast<char*>(p), n); }
+  static bool WriteAll(int fd, const void* p, size_t n) { return All(::write, fd, static_cast<const char*>(p), n); }
 
   static void Serve(int in, int out) {
     for (;;) {
