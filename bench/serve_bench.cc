@@ -30,8 +30,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -87,7 +87,9 @@ class MeasuredRunner {
   // Call before this process grows or starts a thread.
   void Start() {
     int to[2], from[2];
-    if (::pipe(to) != 0 || ::pipe(from) != 0) {
+    // Close-on-exec: serve and the other commands must not hold the helper's
+    // pipe open (it ends when the bench's end closes).
+    if (::pipe2(to, O_CLOEXEC) != 0 || ::pipe2(from, O_CLOEXEC) != 0) {
       std::perror("serve_bench: pipe");
       std::exit(1);
     }
