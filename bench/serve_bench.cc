@@ -179,6 +179,8 @@ class MeasuredRunner {
 };
 
 MeasuredRunner g_measured;
+// Where the running serve's stdout and stderr go, named when it stops answering.
+std::string g_serve_out;
 
 // One keep-alive connection; Post sends a request and reads the whole answer.
 class Conn {
@@ -290,7 +292,8 @@ Load EpollClients(int port, int clients, const std::vector<std::string>& request
     c.want = 0;
     c.start = Clock::now();
     if (!c.conn->Send(requests[next++])) {
-      std::fprintf(stderr, "serve_bench: write failed\n");
+      std::fprintf(stderr, "serve_bench: sending a request failed: %s (did noxsync serve stop? its output: %s)\n",
+                   std::strerror(errno), g_serve_out.c_str());
       std::exit(1);
     }
     ++outstanding;
@@ -315,7 +318,7 @@ Load EpollClients(int port, int clients, const std::vector<std::string>& request
       Client& c = cs[events[static_cast<size_t>(e)].data.u64];
       ssize_t got = ::read(c.conn->fd(), chunk, sizeof chunk);
       if (got <= 0) {
-        std::fprintf(stderr, "serve_bench: the server closed a connection\n");
+        std::fprintf(stderr, "serve_bench: the server closed a connection (its output: %s)\n", g_serve_out.c_str());
         std::exit(1);
       }
       c.in.append(chunk, static_cast<size_t>(got));
@@ -411,6 +414,7 @@ bool MeasureOnce(const Setup& setup, const std::string& bin, Figures* f) {
                                      << R"(","role":"ingest"}],"max_connections":1024,"threads":)" << setup.io_threads
                                      << "}}";
   std::string out = dir + "/serve.out";
+  g_serve_out = out;
   fs::remove(out);  // the last run's "listening on" must not be read as this one's
   pid_t pid = ::fork();
   if (pid == 0) {
@@ -585,6 +589,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "serve_bench: --runs, --events and --clients must be at least 1\n");
     return 2;
   }
+  // A serve that dies mid-run must end the bench with a message naming the
+  // failed send, not kill it silently with SIGPIPE on the next write.
+  ::signal(SIGPIPE, SIG_IGN);
   if (report_events > 0) g_measured.Start();  // while this process is small
   // The scratch folder is emptied first and removed at the end, so only a
   // new or empty folder, or one an earlier run left (its marker inside), is
