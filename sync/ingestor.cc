@@ -3,6 +3,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "sync/timestamp.h"
+
 namespace noxsync {
 namespace json = boost::json;
 
@@ -16,6 +18,7 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
   results->assign(lines.size(), IngestResult{});
   std::vector<NoxysEvent> events(lines.size());
   std::vector<bool> valid(lines.size());
+  const int64_t latest_time = clock_->NowMicros() + options_.max_future_us;
   for (size_t i = 0; i < lines.size(); ++i) {
     (*results)[i].line = lines[i].line;
     if (!lines[i].error.empty()) {
@@ -23,6 +26,15 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
       continue;
     }
     valid[i] = ParseNoxysEvent(lines[i].text, &events[i], &(*results)[i].error);
+    if (valid[i] && events[i].time_us > latest_time) {
+      valid[i] = false;
+      (*results)[i].error = "field timestamp: " + events[i].timestamp.substr(0, 64) + " is more than " +
+                            std::to_string(options_.max_future_us / 3'600'000'000) +
+                            " hours after this host's clock (" +
+                            FormatTimestamp(latest_time - options_.max_future_us) +
+                            "); the clock of whatever reported it, or this host's, is wrong: correct it, "
+                            "then send the event again";
+    }
     if (!valid[i]) (*results)[i].event_id = events[i].event_id;
   }
 

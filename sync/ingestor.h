@@ -34,6 +34,13 @@ struct IngestOptions {
   // durable; at most two such generations are held, which bounds memory on
   // large ingests.
   size_t max_staged_rows = 25000;
+  // An event timed further than this after the host's clock is refused
+  // (kept as event.rejected): a reporter whose clock is wrong (a laptop at
+  // 2099, a default of 9999-12-31) would otherwise leave an incident that
+  // later events recur into for ever, that never auto-resolves, and a report
+  // trend that runs to that year. Earlier times are taken as they come:
+  // old events are replayed and backfilled on purpose.
+  int64_t max_future_us = 24LL * 3600 * 1000000;
   // How much of a rejected line the log keeps as evidence.
   size_t max_rejected_text = 4096;
 };

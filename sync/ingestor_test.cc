@@ -236,6 +236,37 @@ TEST_F(IngestorTest, BadLinesAreRejectedAndKeptValidNeighboursStored) {
   EXPECT_EQ(res[0].kind, IngestResult::Kind::kAccepted);
 }
 
+TEST_F(IngestorTest, AnEventTimedMoreThanADayAheadOfTheClockIsRefusedAndKept) {
+  // The clock reads 2026-03-20T14:32:00Z; a day later is the last time taken.
+  auto res = Ingest({EventJson("evt_1", "2026-03-21T14:32:00Z"), EventJson("evt_2", "2026-03-21T14:32:01Z"),
+                     EventJson("evt_3", "9999-12-31T23:59:59Z", "bob@acme.fr"),
+                     EventJson("evt_4", "2026-03-20T16:32:00+00:00", "carol@acme.fr"),
+                     EventJson("evt_5", "2026-03-21T16:32:00+02:00", "dan@acme.fr"),
+                     EventJson("evt_6", "1970-01-01T00:00:00Z", "erin@acme.fr")});
+  EXPECT_EQ(res[0].kind, IngestResult::Kind::kAccepted);
+  EXPECT_EQ(res[1].kind, IngestResult::Kind::kRejected);
+  EXPECT_EQ(res[1].error,
+            "field timestamp: 2026-03-21T14:32:01Z is more than 24 hours after this host's clock "
+            "(2026-03-20T14:32:00Z); the clock of whatever reported it, or this host's, is wrong: correct it, "
+            "then send the event again");
+  EXPECT_EQ(res[1].event_id, "evt_2");
+  EXPECT_EQ(res[2].kind, IngestResult::Kind::kRejected);
+  EXPECT_EQ(res[3].kind, IngestResult::Kind::kAccepted);
+  EXPECT_EQ(res[4].kind, IngestResult::Kind::kAccepted) << "14:32:00Z once its offset is applied: the last time taken";
+  EXPECT_EQ(res[5].kind, IngestResult::Kind::kAccepted) << "old events are backfilled on purpose";
+  int rejected = 0;
+  for (const auto& r : Records()) {
+    if (r.type != "event.rejected") continue;
+    ++rejected;
+    EXPECT_NE(r.payload.find("more than 24 hours after"), std::string::npos) << r.payload;
+  }
+  EXPECT_EQ(rejected, 2);
+  // Once the clocks agree the same event is taken, not called a duplicate.
+  clock_.Advance(2LL * 3600 * 1000000);
+  res = Ingest({EventJson("evt_2", "2026-03-21T14:32:01Z")});
+  EXPECT_EQ(res[0].kind, IngestResult::Kind::kAccepted);
+}
+
 TEST_F(IngestorTest, LineTheReaderAlreadyRejectedIsKeptWithItsReason) {
   std::vector<IngestResult> res;
   ASSERT_TRUE(ingestor_->Ingest({{std::string(5000, 'x'), 7, "line longer than 1 MiB; not parsed"},
