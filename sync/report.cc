@@ -1,6 +1,7 @@
 #include "sync/report.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -470,17 +471,47 @@ Status BuildReport(const EventLog& log, const ReportRange& range, int64_t now_us
     add("sla_compliance", sev, Pct(e - b, e), "percent");
   }
 
-  // Trend: per day when the range of incidents spans a month or less, else
-  // per week (weeks start on Monday); empty buckets are shown as 0.
+  // Trend: per day when the incidents span a month or less, per week (weeks
+  // start on Monday) up to two years, per month up to twenty, else per year,
+  // so the chart keeps at most about 240 bars however far apart the events'
+  // own times are (a reporter's clock at 1970 or 0001 is not unheard of);
+  // empty buckets are shown as 0.
   if (!per_day.empty()) {
-    int64_t first = per_day.begin()->first, last = per_day.rbegin()->first;
-    bool weekly = last - first > 31;
-    out->trend_unit = weekly ? "week" : "day";
-    auto bucket = [&](int64_t day) { return weekly ? day - ((day % 7 + 7 + 3) % 7) : day; };  // day 0 was a Thursday
+    const int64_t first = per_day.begin()->first, last = per_day.rbegin()->first;
+    enum Unit { kDay, kWeek, kMonth, kYear };
+    const Unit unit = last - first <= 31 ? kDay : last - first <= 731 ? kWeek : last - first <= 7305 ? kMonth : kYear;
+    out->trend_unit = unit == kDay ? "day" : unit == kWeek ? "week" : unit == kMonth ? "month" : "year";
+    namespace chr = std::chrono;
+    auto civil = [](int64_t day) { return chr::year_month_day{chr::sys_days{chr::days{day}}}; };
+    auto bucket = [&](int64_t day) -> int64_t {
+      switch (unit) {
+        case kDay: return day;
+        case kWeek: return day - ((day % 7 + 7 + 3) % 7);  // day 0 was a Thursday
+        case kMonth: {
+          auto ymd = civil(day);
+          return int64_t{int(ymd.year())} * 12 + unsigned(ymd.month()) - 1;
+        }
+        case kYear: return int(civil(day).year());
+      }
+      return day;
+    };
+    auto label = [&](int64_t b) {
+      char text[48];
+      switch (unit) {
+        case kDay:
+        case kWeek: return DayLabel(b);
+        case kMonth:
+          std::snprintf(text, sizeof text, "%04lld-%02lld", static_cast<long long>(b >= 0 ? b / 12 : (b - 11) / 12),
+                        static_cast<long long>((b % 12 + 12) % 12 + 1));
+          return std::string(text);
+        case kYear: std::snprintf(text, sizeof text, "%04lld", static_cast<long long>(b)); return std::string(text);
+      }
+      return DayLabel(b);
+    };
     std::map<int64_t, uint64_t> buckets;
-    for (int64_t b = bucket(first); b <= bucket(last); b += weekly ? 7 : 1) buckets[b] = 0;
+    for (int64_t b = bucket(first); b <= bucket(last); b += unit == kWeek ? 7 : 1) buckets[b] = 0;
     for (const auto& [day, n] : per_day) buckets[bucket(day)] += n;
-    for (const auto& [b, n] : buckets) add("trend", DayLabel(b), static_cast<double>(n), "count");
+    for (const auto& [b, n] : buckets) add("trend", label(b), static_cast<double>(n), "count");
   }
 
   for (const auto& b : raw_breaches) {

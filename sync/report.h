@@ -52,7 +52,7 @@ struct Report {
   ReportRange range;
   int64_t generated_us = 0;
   std::vector<Figure> figures;     // in the order the formats show them
-  std::string trend_unit;          // "day" or "week"
+  std::string trend_unit;          // "day", "week", "month" or "year"
   std::vector<SlaBreachRow> breaches;
 
   // The figure, or nullptr.

@@ -186,5 +186,55 @@ TEST_F(ReportTest, EveryFormatShowsTheSameNumbers) {
   EXPECT_EQ(html.find("https://"), std::string::npos);
 }
 
+// However far apart the events' own times are, the trend keeps a chart's
+// worth of buckets: a reporter whose clock said 0001 made a weekly trend of
+// 105,000 rows before.
+TEST(ReportTrend, TheUnitGrowsWithTheSpanOfTheIncidents) {
+  struct Case {
+    std::vector<const char*> times;
+    const char* unit;
+    size_t buckets;
+    const char* first;
+    const char* last;
+  };
+  const std::vector<Case> cases = {
+      {{"2026-03-01T10:00:00Z", "2026-03-15T10:00:00Z", "2026-04-01T10:00:00Z"}, "day", 32, "2026-03-01", "2026-04-01"},
+      // 731 days, Wednesday to Saturday: weeks labelled by their Monday.
+      {{"2024-03-06T10:00:00Z", "2026-03-07T10:00:00Z"}, "week", 105, "2024-03-04", "2026-03-02"},
+      {{"2024-03-04T10:00:00Z", "2024-12-31T23:00:00Z", "2026-03-06T10:00:00Z"}, "month", 25, "2024-03", "2026-03"},
+      {{"2006-03-20T10:00:00Z", "2026-03-20T10:00:00Z"}, "month", 241, "2006-03", "2026-03"},
+      {{"2006-03-19T10:00:00Z", "2026-03-20T10:00:00Z"}, "year", 21, "2006", "2026"},
+      {{"0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "2026-03-20T10:00:00Z"}, "year", 2026, "0001", "2026"},
+  };
+  for (const Case& c : cases) {
+    testing::TempDir dir;
+    auto log = EventLog::OpenForWrite(dir.Sub("store"));
+    ASSERT_TRUE(log.ok());
+    ManualClock clock(At("2026-11-01T08:00:00Z"));
+    Ingestor ingestor(log->get(), &clock);
+    std::vector<IngestLine> lines;
+    for (size_t i = 0; i < c.times.size(); ++i) {
+      lines.push_back({Event("e" + std::to_string(i), c.times[i], "ChatGPT", 0.9, "BLOCK",
+                             R"([{"type":"EMAIL","value":"x","confidence":0.9}])"),
+                       i + 1, ""});
+    }
+    std::vector<IngestResult> results;
+    ASSERT_TRUE(ingestor.Ingest(lines, "fixture", &results).ok());
+    for (const auto& r : results) ASSERT_EQ(r.kind, IngestResult::Kind::kAccepted) << c.unit << ": " << r.error;
+    Report r;
+    ASSERT_TRUE(BuildReport(**log, {}, At("2026-11-05T00:00:00Z"), &r).ok());
+    EXPECT_EQ(r.trend_unit, c.unit) << c.first;
+    auto trend = r.Section("trend");
+    ASSERT_EQ(trend.size(), c.buckets) << c.first;
+    EXPECT_EQ(trend.front()->key, c.first);
+    EXPECT_EQ(trend.back()->key, c.last);
+    double sum = 0;
+    for (const Figure* f : trend) sum += f->value;
+    EXPECT_EQ(sum, static_cast<double>(c.times.size())) << c.first;
+    EXPECT_EQ(trend.front()->value, 1) << c.first;
+    EXPECT_EQ(trend.back()->value, 1) << c.first;
+  }
+}
+
 }  // namespace
 }  // namespace noxsync
