@@ -34,6 +34,14 @@ bool LineReader::Fill() {
   }
 }
 
+// A file saved "as UTF-8" by some Windows editors and exporters starts with
+// a byte order mark; JSON readers may ignore it there (RFC 8259, 8.1).
+void LineReader::Finish(std::string* line) {
+  ++line_number_;
+  if (!line->empty() && line->back() == '\r') line->pop_back();
+  if (line_number_ == 1 && line->compare(0, 3, "\xEF\xBB\xBF") == 0) line->erase(0, 3);
+}
+
 bool LineReader::Next(std::string* line, bool* too_long) {
   line->clear();
   *too_long = false;
@@ -50,14 +58,12 @@ bool LineReader::Next(std::string* line, bool* too_long) {
     pos_ += n;
     if (nl) {
       ++pos_;
-      ++line_number_;
-      if (!line->empty() && line->back() == '\r') line->pop_back();
+      Finish(line);
       return true;
     }
   }
   if (!any || (line->empty() && !*too_long)) return false;
-  ++line_number_;  // last line without a trailing newline
-  if (!line->empty() && line->back() == '\r') line->pop_back();
+  Finish(line);  // last line without a trailing newline
   return true;
 }
 

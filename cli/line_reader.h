@@ -18,8 +18,9 @@ class LineReader {
   LineReader(int fd, const std::atomic<bool>* stop = nullptr, size_t max_line = 1u << 20)
       : fd_(fd), max_line_(max_line), stop_(stop), buf_(1u << 20) {}
 
-  // Next line without its "\n" / "\r\n". False at end of input or on a read
-  // error (then error() is non-empty). *too_long: the line was cut.
+  // Next line without its "\n" / "\r\n", and the first without a UTF-8 byte
+  // order mark. False at end of input or on a read error (then error() is
+  // non-empty). *too_long: the line was cut.
   bool Next(std::string* line, bool* too_long);
   uint64_t line_number() const { return line_number_; }
   uint64_t bytes_read() const { return bytes_read_; }
@@ -27,6 +28,7 @@ class LineReader {
 
  private:
   bool Fill();
+  void Finish(std::string* line);
   int fd_;
   size_t max_line_;
   const std::atomic<bool>* stop_;

@@ -651,19 +651,22 @@ class Api {
                                             "application/x-ndjson for several"));
     }
     std::vector<IngestLine> lines;
+    // A UTF-8 byte order mark may open a body, as it may a file (RFC 8259, 8.1).
+    const size_t start = req.body.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
     if (ndjson) {
       uint64_t n = 0;
-      size_t i = 0;
+      size_t i = start;
       while (i < req.body.size()) {
         size_t j = std::min(req.body.find('\n', i), req.body.size());
         ++n;
         std::string_view line(req.body.data() + i, j - i);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (!line.empty()) lines.push_back({std::string(line), n, ""});
+        // Blank lines are skipped, as `noxsync ingest` skips them.
+        if (line.find_first_not_of(" \t") != std::string_view::npos) lines.push_back({std::string(line), n, ""});
         i = j + 1;
       }
-    } else if (!req.body.empty()) {
-      lines.push_back({std::move(req.body), 1, ""});
+    } else if (req.body.size() > start) {
+      lines.push_back({start == 0 ? std::move(req.body) : req.body.substr(start), 1, ""});
     }
     if (lines.empty()) return respond(ErrorResponse(400, "the body holds no event"));
     auto results = std::make_shared<std::vector<IngestResult>>();

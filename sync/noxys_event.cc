@@ -130,6 +130,11 @@ bool ParseNoxysEvent(std::string_view text, NoxysEvent* ev, std::string* error) 
   json::value root = json::parse(json::string_view(text.data(), text.size()), ec, &arena);
   if (ec) {
     *error = "not valid JSON: " + ec.message();
+    // Where a file's first line may carry one (the readers drop it there),
+    // a byte order mark is also what joining such files leaves mid-stream.
+    if (text.substr(0, 3) == "\xEF\xBB\xBF") {
+      *error += " (the line starts with a UTF-8 byte order mark, U+FEFF: save the source as UTF-8 without one)";
+    }
     return false;
   }
   if (!root.is_object()) {

@@ -220,6 +220,22 @@ TEST_F(CliTest, EveryCommandHasHelp) {
   EXPECT_TRUE(Contains(r.out, "Commands:"));
 }
 
+// Windows editors and exporters save "UTF-8" with a byte order mark.
+TEST_F(CliTest, IngestSkipsAByteOrderMarkOpeningTheFileAndNamesOneElsewhere) {
+  std::ifstream samples(NOXSYNC_SAMPLES);
+  std::string first, second;
+  std::getline(samples, first);
+  std::getline(samples, second);
+  std::string file = dir_.Sub("bom.jsonl");
+  std::ofstream(file) << "\xEF\xBB\xBF" << first << "\r\n\xEF\xBB\xBF" << second << "\r\n";
+  CommandResult r = Run("ingest " + file + Db());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.out, "accepted 1, duplicates 0, rejected 1\n");
+  EXPECT_TRUE(Contains(r.err, "line 2: not valid JSON: syntax error (the line starts with a UTF-8 byte order mark, "
+                              "U+FEFF: save the source as UTF-8 without one)"))
+      << r.err;
+}
+
 TEST_F(CliTest, IngestReadsStandardInputAndHonoursNoxsyncDb) {
   std::string cmd = "NOXSYNC_DB=" + dir_.Sub("envstore") + " " NOXSYNC_BIN " ingest - < " NOXSYNC_SAMPLES " > " +
                     dir_.Sub("o") + " 2>&1";

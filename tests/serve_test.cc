@@ -451,6 +451,32 @@ TEST_F(Serve, BodyLimitContentTypeAndMixedLinesAreAnsweredPerLine) {
   EXPECT_EQ(Stop(), 0);
 }
 
+// What `noxsync ingest` forgives in a file, the webhook forgives in a body:
+// a byte order mark before the first event, blank lines between events.
+TEST_F(Serve, AByteOrderMarkOpeningABodyAndBlankLinesAreSkipped) {
+  Start();
+  auto c = Client();
+  const std::string bom = "\xEF\xBB\xBF";
+  auto r = Post(*c, bom + Event("evt_1") + "\n   \n\t\r\n" + Event("evt_2", "bob@acme.fr") + "\n");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_NE(r.body.find(R"("accepted":2,"duplicate":0,"rejected":0)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"({"line":4,"event_id":"evt_2","result":"accepted")"), std::string::npos) << r.body;
+  auto one = Post(*c, bom + Event("evt_3", "carol@acme.fr"), 0, "application/json");
+  EXPECT_EQ(one.status, 202) << one.body;
+  // Anywhere else a mark is an error, and the answer says which byte it is.
+  auto mid = Post(*c, Event("evt_4", "dan@acme.fr") + "\n" + bom + Event("evt_5", "erin@acme.fr") + "\n");
+  ASSERT_EQ(mid.status, 202) << mid.body;
+  EXPECT_NE(mid.body.find(R"x({"line":2,"result":"rejected","error":"not valid JSON: syntax error (the line starts )x"
+                          R"x(with a UTF-8 byte order mark, U+FEFF: save the source as UTF-8 without one)"})x"),
+            std::string::npos)
+      << mid.body;
+  // The events as sent, without the mark: the log's copy is the event's JSON.
+  auto history = Call(*c, "GET", "/v1/incidents/inc_00000001/history", kRead);
+  EXPECT_EQ(history.body.find("\xEF\xBB\xBF"), std::string::npos);
+  EXPECT_NE(history.body.find("evt_1"), std::string::npos) << history.body;
+  EXPECT_EQ(Stop(), 0);
+}
+
 TEST_F(Serve, FiftyConcurrentClientsAreAllStoredOnce) {
   Start();
   std::atomic<int> accepted{0}, other{0};
