@@ -442,11 +442,17 @@ Status BuildReport(const EventLog& log, const ReportRange& range, int64_t now_us
   add("summary", "resolved_or_closed_pct", Pct(resolved, total), "percent");
   add("summary", "closed", static_cast<double>(closed), "count");
   add("summary", "closed_pct", Pct(closed, total), "percent");
-  add("summary", "mean_time_to_resolution", Mean(resolution), "seconds");
-  add("summary", "median_time_to_resolution", Median(resolution), "seconds");
+  // A time over no incident is left out rather than shown as 0 s, which
+  // would read as "resolved at once" (mttr_by_severity does the same).
+  if (!resolution.empty()) {
+    add("summary", "mean_time_to_resolution", Mean(resolution), "seconds");
+    add("summary", "median_time_to_resolution", Median(resolution), "seconds");
+  }
   add("summary", "assigned", static_cast<double>(assigned), "count");
-  add("summary", "mean_time_to_assignment", Mean(assignment), "seconds");
-  add("summary", "median_time_to_assignment", Median(assignment), "seconds");
+  if (!assignment.empty()) {
+    add("summary", "mean_time_to_assignment", Mean(assignment), "seconds");
+    add("summary", "median_time_to_assignment", Median(assignment), "seconds");
+  }
   uint64_t breaches_in_range = 0;
   for (const auto& b : raw_breaches) breaches_in_range += incidents.Find(b.incident)->in_range;
   add("summary", "sla_breaches", static_cast<double>(breaches_in_range), "count");
