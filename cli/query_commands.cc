@@ -42,7 +42,8 @@ Lists incidents, oldest first.
   --platform P  platform id as Noxys sends it (chatgpt, claude, ...)
   --since T     only incidents with an event at or after T
   --until T     only incidents with an event at or before T
-                T is RFC 3339 (2026-03-20T14:00:00Z) or a date (2026-03-20)
+                T is RFC 3339 (2026-03-20T14:00:00Z) or a date (2026-03-20:
+                its 00:00 UTC as --since, the whole day as --until)
   --db PATH     the store (default: $NOXSYNC_DB, else ./noxsync-data)
   --json        one JSON object per line
 
@@ -70,9 +71,22 @@ Result<std::unique_ptr<EventLog>> OpenReader(const Args& args) {
 
 bool ParseTimeOption(const Args& args, const char* opt, int64_t* out, std::string* err) {
   if (!args.Given(opt)) return true;
-  if (!ParseTimestamp(args.Get(opt), out)) {
+  const bool end = std::string_view(opt) == "--until";
+  if (!(end ? ParseRangeEnd(args.Get(opt), out) : ParseTimestamp(args.Get(opt), out))) {
     *err = std::string(opt) + ": expected RFC 3339 (2026-03-20T14:00:00Z) or a date (2026-03-20), got \"" +
            args.Get(opt) + "\"";
+    return false;
+  }
+  return true;
+}
+
+// --since and --until; a range that ends before it starts is a mistake
+// (the two swapped), not an empty answer.
+bool ParseTimeRange(const Args& args, int64_t* since, int64_t* until, std::string* err) {
+  if (!ParseTimeOption(args, "--since", since, err) || !ParseTimeOption(args, "--until", until, err)) return false;
+  if (*since > *until) {
+    *err = "--since " + FormatTimestamp(*since) + " is after --until " + FormatTimestamp(*until) +
+           ": nothing can be in that range (were they swapped?)";
     return false;
   }
   return true;
@@ -167,9 +181,7 @@ int RunIncidents(const Argv& argv) {
     return Fail(kExitUsage, "--severity: expected Critical, High, Medium or Low, got \"" + args.Get("--severity") + "\"");
   }
   int64_t since = INT64_MIN, until = INT64_MAX;
-  if (!ParseTimeOption(args, "--since", &since, &err) || !ParseTimeOption(args, "--until", &until, &err)) {
-    return Fail(kExitUsage, err);
-  }
+  if (!ParseTimeRange(args, &since, &until, &err)) return Fail(kExitUsage, err);
   const std::string platform = args.Get("--platform");
   const bool as_json = args.Has("--json");
 
@@ -302,11 +314,13 @@ The Noxys guide's reports, computed from the event log alone: incidents and
 tickets per backend, resolved and closed %, mean and median time to
 resolution, MTTR per severity, time to assignment, counts by platform,
 severity, policy action and classification type, SLA compliance per severity
-and the breaches, and a trend per day (per week past a month). See
+and the breaches, and a trend per day (per week past a month, per month
+past two years, per year past twenty). See
 docs/reports.md for how each figure is counted.
 
   --since T, --until T  incidents whose first event is in [T, T]
-                        (RFC 3339 or a date, which means its 00:00 UTC)
+                        (RFC 3339 or a date: 00:00 UTC of it as --since,
+                        the whole day as --until)
   --format F            text (default), json, csv, or html (one file with
                         inline SVG charts, nothing fetched from the network)
   --out FILE            write there instead of standard output
@@ -323,9 +337,7 @@ int RunReport(const Argv& argv) {
   if (args.help()) return std::fputs(kReportUsage, stdout), kExitOk;
   if (!args.positional().empty()) return Fail(kExitUsage, std::string("report takes no argument\n") + kReportUsage);
   ReportRange range;
-  if (!ParseTimeOption(args, "--since", &range.since_us, &err) || !ParseTimeOption(args, "--until", &range.until_us, &err)) {
-    return Fail(kExitUsage, err);
-  }
+  if (!ParseTimeRange(args, &range.since_us, &range.until_us, &err)) return Fail(kExitUsage, err);
   std::string format = args.Given("--format") ? args.Get("--format") : "text";
   std::string (*render)(const Report&) = format == "text"   ? ReportText
                                          : format == "json" ? ReportJson

@@ -22,7 +22,7 @@ constexpr const char* kUsage = R"(usage: noxsync replay --rebuild [--db PATH]
 
 --since T  re-runs the configuration's rules over the incidents whose first
            event is between --since and --until (default: now; RFC 3339 or a
-           date) and creates the tickets that are missing: a rule added
+           date, the whole day as --until) and creates the tickets that are missing: a rule added
            later, an outage, bad credentials at the time. An incident that
            has a ticket on a backend, or one on its way, gets no second one,
            so running it twice is safe. --dry-run lists what it would create.

@@ -820,8 +820,20 @@ class Api {
 
   static bool TimeParam(const HttpRequest& req, const char* name, int64_t* out, std::string* error) {
     if (!req.HasQuery(name)) return true;
-    if (!ParseTimestamp(req.Query(name), out)) {
+    const bool end = std::string_view(name) == "until";  // a date alone: through its end
+    if (!(end ? ParseRangeEnd(req.Query(name), out) : ParseTimestamp(req.Query(name), out))) {
       *error = std::string(name) + "=\"" + req.Query(name) + "\" is not a time: use 2026-03-20 or 2026-03-20T14:32:00Z";
+      return false;
+    }
+    return true;
+  }
+  // since and until; a range that ends before it starts is refused, not
+  // answered empty: the two were swapped.
+  static bool TimeRange(const HttpRequest& req, int64_t* since, int64_t* until, std::string* error) {
+    if (!TimeParam(req, "since", since, error) || !TimeParam(req, "until", until, error)) return false;
+    if (*since > *until) {
+      *error = "since=" + FormatTimestamp(*since) + " is after until=" + FormatTimestamp(*until) +
+               ": nothing can be in that range (were they swapped?)";
       return false;
     }
     return true;
@@ -830,9 +842,7 @@ class Api {
   HttpResponse ListIncidents(const HttpRequest& req) {
     int64_t since = INT64_MIN, until = INT64_MAX;
     std::string error;
-    if (!TimeParam(req, "since", &since, &error) || !TimeParam(req, "until", &until, &error)) {
-      return ErrorResponse(400, error);
-    }
+    if (!TimeRange(req, &since, &until, &error)) return ErrorResponse(400, error);
     std::optional<IncidentStatus> status;
     if (req.HasQuery("status")) {
       IncidentStatus st;
@@ -1029,9 +1039,7 @@ class Api {
   HttpResponse Reports(const HttpRequest& req, const std::string& view) {
     ReportRange range;
     std::string error;
-    if (!TimeParam(req, "since", &range.since_us, &error) || !TimeParam(req, "until", &range.until_us, &error)) {
-      return ErrorResponse(400, error);
-    }
+    if (!TimeRange(req, &range.since_us, &range.until_us, &error)) return ErrorResponse(400, error);
     // Refused before the log is read: a report takes seconds.
     const auto& sections = ReportSections();
     if (view != "summary" && view != "sla_breaches" && std::find(sections.begin(), sections.end(), view) == sections.end()) {
@@ -1060,9 +1068,7 @@ class Api {
   HttpResponse Audit(const HttpRequest& req) {
     int64_t since = INT64_MIN, until = INT64_MAX;
     std::string error;
-    if (!TimeParam(req, "since", &since, &error) || !TimeParam(req, "until", &until, &error)) {
-      return ErrorResponse(400, error);
-    }
+    if (!TimeRange(req, &since, &until, &error)) return ErrorResponse(400, error);
     uint64_t from = 1, limit = 0;
     if (!SeqCursorParam(req, 1, &from, &error) || !LimitParam(req, 10000, 100000, &limit, &error)) {
       return ErrorResponse(400, error);

@@ -192,8 +192,12 @@ int RunReplaySince(const Args& args) {
   if (!ParseTimestamp(args.Get("--since"), &since)) {
     return Fail(kExitUsage, "--since: \"" + args.Get("--since") + "\" is not RFC 3339 or a date");
   }
-  if (args.Given("--until") && !ParseTimestamp(args.Get("--until"), &until)) {
+  if (args.Given("--until") && !ParseRangeEnd(args.Get("--until"), &until)) {
     return Fail(kExitUsage, "--until: \"" + args.Get("--until") + "\" is not RFC 3339 or a date");
+  }
+  if (since > until) {
+    return Fail(kExitUsage, "--since " + FormatTimestamp(since) + " is after --until " + FormatTimestamp(until) +
+                                ": nothing can be in that range (were they swapped?)");
   }
   NoxsyncConfig config;
   int code = kExitOk;

@@ -31,6 +31,12 @@ void SystemSleeper::SleepFor(int64_t micros) {
   if (micros > 0) std::this_thread::sleep_for(std::chrono::microseconds(micros));
 }
 
+bool ParseRangeEnd(std::string_view text, int64_t* micros) {
+  if (!ParseTimestamp(text, micros)) return false;
+  if (text.size() == 10) *micros += 86'400'000'000LL - 1;  // YYYY-MM-DD
+  return true;
+}
+
 bool ParseTimestamp(std::string_view s, int64_t* micros) {
   using namespace std::chrono;
   int y, mo, d, h = 0, mi = 0, sec = 0;

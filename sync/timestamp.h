@@ -12,6 +12,11 @@ namespace noxsync {
 // separator too. Also a bare date YYYY-MM-DD (midnight UTC), handy for --since.
 bool ParseTimestamp(std::string_view text, int64_t* micros);
 
+// The end of a range (--until, until=): as ParseTimestamp, but a bare date
+// means the last microsecond of that day, so `--until 2026-11-30` takes in
+// the 30th and a range of one day is `--since D --until D`.
+bool ParseRangeEnd(std::string_view text, int64_t* micros);
+
 // 2026-03-20T14:32:00.123Z; milliseconds shown only when not zero.
 std::string FormatTimestamp(int64_t micros);
 

@@ -29,6 +29,18 @@ TEST(Timestamp, RejectsWhatIsNotRfc3339) {
   }
 }
 
+TEST(Timestamp, ARangeEndingOnADateTakesInThatWholeDay) {
+  int64_t start = 0, end = 0;
+  ASSERT_TRUE(ParseTimestamp("2026-03-20", &start));
+  ASSERT_TRUE(ParseRangeEnd("2026-03-20", &end));
+  EXPECT_EQ(end, start + 86'400'000'000LL - 1);
+  // A time is taken as written.
+  ASSERT_TRUE(ParseRangeEnd("2026-03-20T14:32:00Z", &end));
+  EXPECT_EQ(end, 1774017120LL * 1000000);
+  EXPECT_FALSE(ParseRangeEnd("2026-03-32", &end));
+  EXPECT_FALSE(ParseRangeEnd("yesterday", &end));
+}
+
 TEST(Timestamp, FormatsUtcWithMillisecondsWhenPresent) {
   EXPECT_EQ(FormatTimestamp(1774017120LL * 1000000), "2026-03-20T14:32:00Z");
   EXPECT_EQ(FormatTimestamp(1774017120LL * 1000000 + 123456), "2026-03-20T14:32:00.123Z");

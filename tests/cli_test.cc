@@ -207,6 +207,13 @@ TEST_F(CliTest, UsageErrorsExitTwoAndFailuresExitOne) {
   r = Run("history inc_99999999" + Db());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(Contains(r.err, "no incident, event or ticket with id")) << r.err;
+  for (const char* command : {"report", "incidents"}) {
+    r = Run(std::string(command) + " --since 2026-03-22 --until 2026-03-01" + Db());
+    EXPECT_EQ(r.exit_code, 2) << command;
+    EXPECT_TRUE(Contains(r.err, "--since 2026-03-22T00:00:00Z is after --until 2026-03-01T23:59:59.999Z: nothing can be "
+                                "in that range (were they swapped?)"))
+        << command << ": " << r.err;
+  }
 }
 
 TEST_F(CliTest, EveryCommandHasHelp) {
@@ -295,6 +302,19 @@ TEST(ReportCommand, WritesEachFormatAndRefusesAnUnknownOne) {
   EXPECT_NE(bad.err.find("use text, json, csv or html"), std::string::npos);
   auto bad_time = testing::RunNoxsync("report --since yesterday" + db, dir.path());
   EXPECT_EQ(bad_time.exit_code, 2);
+  // A date as --until takes in its whole day: the samples' two days, each
+  // asked for as `--since D --until D`, are every incident.
+  auto incidents = [&](const std::string& range) {
+    auto r = testing::RunNoxsync("report --format json " + range + db, dir.path());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return boost::json::parse(r.out).at("summary").at("incidents").to_number<int64_t>();
+  };
+  const int64_t first = incidents("--since 2026-03-20 --until 2026-03-20");
+  const int64_t second = incidents("--since 2026-03-21 --until 2026-03-21");
+  EXPECT_GT(first, 0);
+  EXPECT_GT(second, 0);
+  EXPECT_EQ(first + second, 192);
+  EXPECT_EQ(incidents("--until 2026-03-20"), first);
 }
 
 }  // namespace

@@ -276,6 +276,16 @@ TEST_F(Serve, EveryRouteChecksTheTokenAndItsRole) {
   auto empty = Call(*c, "GET", "/v1/reports/by_platform?since=2030-01-01", kRead);
   EXPECT_EQ(empty.status, 200) << empty.body;
   EXPECT_NE(empty.body.find(R"("by_platform":{})"), std::string::npos) << empty.body;
+  // A range that ends before it starts was swapped by mistake: refused on
+  // every route that takes one, rather than answered empty.
+  for (const char* path : {"/v1/reports/summary", "/v1/incidents", "/v1/audit"}) {
+    auto swapped = Call(*c, "GET", std::string(path) + "?since=2026-03-22&until=2026-03-01", kRead);
+    EXPECT_EQ(swapped.status, 400) << path;
+    EXPECT_NE(swapped.body.find("since=2026-03-22T00:00:00Z is after until=2026-03-01T23:59:59.999Z: nothing can be in "
+                                "that range (were they swapped?)"),
+              std::string::npos)
+        << path << ": " << swapped.body;
+  }
   auto nope = Call(*c, "GET", "/v1/reports/nope", kRead);
   EXPECT_EQ(nope.status, 404);
   EXPECT_NE(nope.body.find("use summary (the whole report), tickets_created, "), std::string::npos) << nope.body;
