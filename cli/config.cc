@@ -66,6 +66,7 @@ ServiceConfig ReadServiceConfig(ConfigSection* s) {
   if (c.tokens.empty()) s->Error("tokens", "no API token: add at least one (an ingest token for Noxys)");
   c.open_metrics = s->Bool("open_metrics", c.open_metrics);
   c.max_body_bytes = s->Int("max_body_bytes", c.max_body_bytes, 1024, 64ll << 20);
+  c.max_events_per_request = s->Int("max_events_per_request", c.max_events_per_request, 1, 1'000'000);
   c.max_connections = s->Int("max_connections", c.max_connections, 1, 100000);
   c.header_timeout_ms = s->Int("header_timeout_seconds", c.header_timeout_ms / 1000, 1, 3600) * 1000;
   c.body_timeout_ms = s->Int("body_timeout_seconds", c.body_timeout_ms / 1000, 1, 3600) * 1000;

@@ -654,6 +654,7 @@ class Api {
     // A UTF-8 byte order mark may open a body, as it may a file (RFC 8259, 8.1).
     const size_t start = req.body.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
     if (ndjson) {
+      const auto max_lines = static_cast<size_t>(s_->service->max_events_per_request);
       uint64_t n = 0;
       size_t i = start;
       while (i < req.body.size()) {
@@ -662,7 +663,14 @@ class Api {
         std::string_view line(req.body.data() + i, j - i);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         // Blank lines are skipped, as `noxsync ingest` skips them.
-        if (line.find_first_not_of(" \t") != std::string_view::npos) lines.push_back({std::string(line), n, ""});
+        if (line.find_first_not_of(" \t") != std::string_view::npos) {
+          if (lines.size() == max_lines) {
+            return respond(ErrorResponse(413, "the body holds more than " + std::to_string(max_lines) +
+                                                  " lines (service.max_events_per_request); nothing of it was "
+                                                  "stored: send the events in smaller batches"));
+          }
+          lines.push_back({std::string(line), n, ""});
+        }
         i = j + 1;
       }
     } else if (req.body.size() > start) {

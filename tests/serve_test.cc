@@ -461,6 +461,27 @@ TEST_F(Serve, BodyLimitContentTypeAndMixedLinesAreAnsweredPerLine) {
   EXPECT_EQ(Stop(), 0);
 }
 
+// Every line of a body becomes a record and a result, a junk line too: a
+// body may hold only so many, or one request of 2-byte lines would fill the
+// log and the server's memory.
+TEST_F(Serve, ABodyOfMoreLinesThanMaxEventsPerRequestIsRefusedWhole) {
+  Start(R"(,"max_events_per_request":3)");
+  auto c = Client();
+  auto over = Post(*c, "x\n" + Event("evt_1") + "\nx\n\nx\n");
+  EXPECT_EQ(over.status, 413) << over.body;
+  EXPECT_NE(over.body.find("the body holds more than 3 lines (service.max_events_per_request); nothing of it was "
+                           "stored: send the events in smaller batches"),
+            std::string::npos)
+      << over.body;
+  auto head = Call(*c, "GET", "/v1/audit/head", kRead);
+  EXPECT_NE(head.body.find(R"("seq":0)"), std::string::npos) << head.body;
+  // Blank lines do not count; three lines with content are taken.
+  auto at_limit = Post(*c, "x\n\n" + Event("evt_1") + "\n  \n" + Event("evt_2", "bob@acme.fr") + "\n");
+  EXPECT_EQ(at_limit.status, 202) << at_limit.body;
+  EXPECT_NE(at_limit.body.find(R"("accepted":2,"duplicate":0,"rejected":1)"), std::string::npos) << at_limit.body;
+  EXPECT_EQ(Stop(), 0);
+}
+
 // What `noxsync ingest` forgives in a file, the webhook forgives in a body:
 // a byte order mark before the first event, blank lines between events.
 TEST_F(Serve, AByteOrderMarkOpeningABodyAndBlankLinesAreSkipped) {
