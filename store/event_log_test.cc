@@ -133,7 +133,9 @@ TEST(EventLog, AnIncidentRecordsVisitorEndsItsPageWhereItChooses) {
                        },
                        &next)
                     .ok());
-    if (next != 0) EXPECT_EQ(next, last_seq + 1);  // the record it refused is where the next page starts
+    if (next != 0) {
+      EXPECT_EQ(next, last_seq + 1);  // the record it refused is where the next page starts
+    }
     sizes.push_back(count);
     from = next;
   } while (next != 0 && sizes.size() < 20);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <unordered_map>
 
@@ -176,8 +177,14 @@ std::string HtmlEscape(const std::string& s) {
   return out;
 }
 
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+std::string CsvField(const std::string& text) {
+  // Names come from Noxys (platforms, classification types). One that
+  // starts like a formula would run as one when the file is opened in a
+  // spreadsheet; a leading ' makes it text there (OWASP's advice on CSV
+  // injection).
+  const bool formula = !text.empty() && text[0] != '\0' && std::strchr("=+-@\t\r", text[0]) != nullptr;
+  const std::string s = formula ? "'" + text : text;
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string out = "\"";
   for (char c : s) {
     if (c == '"') out.push_back('"');

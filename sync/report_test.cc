@@ -193,6 +193,17 @@ TEST_F(ReportTest, EveryFormatShowsTheSameNumbers) {
   EXPECT_EQ(html.find("https://"), std::string::npos);
 }
 
+TEST(ReportCsv, ANameThatStartsLikeAFormulaIsWrittenAsText) {
+  Report r;
+  r.figures.push_back({"by_classification", "=HYPERLINK(\"http://x\",\"y\")", 1, "count"});
+  r.figures.push_back({"by_platform", "@SUM(A1)", 2, "count"});
+  r.figures.push_back({"by_platform", "Chat-GPT", 3, "count"});
+  std::string csv = ReportCsv(r);
+  EXPECT_NE(csv.find("by_classification,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",1,count\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("by_platform,'@SUM(A1),2,count\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("by_platform,Chat-GPT,3,count\n"), std::string::npos) << csv;
+}
+
 // However far apart the events' own times are, the trend keeps a chart's
 // worth of buckets: a reporter whose clock said 0001 made a weekly trend of
 // 105,000 rows before.
