@@ -17,6 +17,7 @@
 #include "store/event_log.h"
 #include "sync/clock.h"
 #include "sync/ingestor.h"
+#include "sync/printable.h"
 
 namespace noxsync::cli {
 namespace {
@@ -151,7 +152,7 @@ int RunIngest(const Argv& argv) {
           ++rejected;
           if (!quiet) {
             std::fprintf(stderr, "%sline %llu: %s\n", tty ? "\r\033[K" : "",
-                         static_cast<unsigned long long>(r.line), r.error.c_str());
+                         static_cast<unsigned long long>(r.line), PrintableText(r.error).c_str());
           }
           break;
       }

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sync/json_text.h"
+#include "sync/printable.h"
 
 namespace noxsync::cli {
 
@@ -80,6 +81,24 @@ class JsonFormatter final : public spdlog::formatter {
  private:
   spdlog::pattern_formatter time_{"%Y-%m-%dT%H:%M:%S.%eZ", spdlog::pattern_time_type::utc, ""};
   spdlog::memory_buf_t stamp_;
+};
+
+// Human-readable lines: time, level, message. A message names what came
+// from outside (an event's fields, a backend's answer, a client's request
+// id), so it is written escaped: a value cannot start a line that looks like
+// noxsync's own, or drive the terminal the log is read on.
+class TextFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    prefix_.format(msg, dest);
+    std::string text = PrintableText(std::string_view(msg.payload.data(), msg.payload.size()));
+    text.push_back('\n');
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<TextFormatter>(); }
+
+ private:
+  spdlog::pattern_formatter prefix_{"%Y-%m-%dT%H:%M:%S.%eZ %l ", spdlog::pattern_time_type::utc, ""};
 };
 
 int OpenLogFile(const std::string& path, std::string* error) {
@@ -161,7 +180,7 @@ std::string SetUpLogging(const std::string& format, const std::string& file) {
   if (format == "json") {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+    logger->set_formatter(std::make_unique<TextFormatter>());
   }
   spdlog::level::level_enum level = spdlog::level::info;
   if (const char* env = std::getenv("NOXSYNC_LOG_LEVEL")) level = spdlog::level::from_str(env);

@@ -14,6 +14,7 @@
 #include "sync/incident.h"
 #include "sync/projector.h"
 #include "sync/report.h"
+#include "sync/printable.h"
 #include "sync/timestamp.h"
 
 namespace noxsync::cli {
@@ -209,8 +210,8 @@ int RunIncidents(const Argv& argv) {
     std::string types;
     for (const auto& t : inc.classification_types) types += (types.empty() ? "" : ",") + t;
     std::printf("%-13s  %-11s  %-8s  %-10s  %-24s  %-6s  %-22s  %6llu  %s\n", inc.id.c_str(),
-                IncidentStatusName(inc.status), SeverityName(inc.severity), inc.platform_id.c_str(),
-                inc.user_email.c_str(), PolicyActionName(inc.action), types.c_str(),
+                IncidentStatusName(inc.status), SeverityName(inc.severity), PrintableText(inc.platform_id).c_str(),
+                PrintableText(inc.user_email).c_str(), PolicyActionName(inc.action), PrintableText(types).c_str(),
                 static_cast<unsigned long long>(inc.occurrences), FormatTimestamp(inc.last_seen_us).c_str());
     return true;
   });

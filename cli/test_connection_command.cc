@@ -13,6 +13,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "sync/printable.h"
 
 namespace noxsync::cli {
 namespace {
@@ -79,7 +80,7 @@ int TestNotifications(const NoxsyncConfig& config, const std::string& path, bool
     } else if (s.ok()) {
       std::printf("✓ %s: test message delivered\n", name.c_str());
     } else {
-      std::fprintf(stderr, "✗ %s: %s\n", name.c_str(), s.message().c_str());
+      std::fprintf(stderr, "✗ %s: %s\n", name.c_str(), PrintableText(s.message()).c_str());
     }
   }
   if (json_out) std::printf("%s\n", boost::json::serialize(results).c_str());
@@ -143,12 +144,13 @@ int RunTestConnection(const Argv& argv) {
     return report.ok() ? kExitOk : kExitFailure;
   }
   if (!report.ok()) {
-    std::fprintf(stderr, "✗ Cannot use %s: %s\n", display, report.status().message().c_str());
+    std::fprintf(stderr, "✗ Cannot use %s: %s\n", display, PrintableText(report.status().message()).c_str());
     return kExitFailure;
   }
-  std::printf("✓ Successfully connected to %s (user %s, %s)\n", display, report->user.c_str(),
-              report->summary.c_str());
-  for (const auto& w : report->warnings) std::printf("  ! %s\n", w.c_str());
+  // The user's name and the summary come from the backend's answers.
+  std::printf("✓ Successfully connected to %s (user %s, %s)\n", display, PrintableText(report->user).c_str(),
+              PrintableText(report->summary).c_str());
+  for (const auto& w : report->warnings) std::printf("  ! %s\n", PrintableText(w).c_str());
   return kExitOk;
 }
 

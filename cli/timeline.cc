@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "sync/printable.h"
 #include "sync/projector.h"
 #include "sync/timestamp.h"
 
@@ -36,7 +37,9 @@ int64_t Int(const json::object& o, const char* key) {
 
 }  // namespace
 
-std::string DescribeRecord(const LogRecord& r) {
+namespace {
+
+std::string Describe(const LogRecord& r) {
   json::error_code ec;
   json::value v = json::parse(r.payload, ec);
   if (ec || !v.is_object()) return r.payload.substr(0, 120);
@@ -137,13 +140,20 @@ std::string DescribeRecord(const LogRecord& r) {
   return json::serialize(v).substr(0, 160);
 }
 
+}  // namespace
+
+// What a record holds comes from outside (events, backends, notes): it is
+// shown escaped, so it cannot drive the terminal or fake a line.
+std::string DescribeRecord(const LogRecord& r) { return PrintableText(Describe(r)); }
+
 std::string FormatTimelineHead(const Incident& inc) {
   std::string types;
   for (const auto& t : inc.classification_types) types += (types.empty() ? "" : ",") + t;
   std::string out;
   out += "Incident " + inc.id + "  " + IncidentStatusName(inc.status) + "  " + SeverityName(inc.severity) + "\n";
-  out += "  " + inc.user_email + " on " + inc.platform_name + " (" + inc.platform_id + "), " +
-         PolicyActionName(inc.action) + " " + (types.empty() ? "-" : types) + ", max risk " +
+  out += "  " + PrintableText(inc.user_email) + " on " + PrintableText(inc.platform_name) + " (" +
+         PrintableText(inc.platform_id) + "), " + PolicyActionName(inc.action) + " " +
+         (types.empty() ? "-" : PrintableText(types)) + ", max risk " +
          RiskText(inc.max_risk_ppm) + "\n";
   out += "  " + std::to_string(inc.occurrences) + (inc.occurrences == 1 ? " event" : " events") +
          ", first " + FormatTimestamp(inc.first_seen_us) + ", last " + FormatTimestamp(inc.last_seen_us) + "\n\n";
@@ -156,7 +166,7 @@ std::string FormatTimelineHead(const Incident& inc) {
 std::string FormatTimelineRecord(const LogRecord& r) {
   char line[128];
   std::snprintf(line, sizeof(line), "%8llu  %-24s  %-27s  ", static_cast<unsigned long long>(r.seq),
-                FormatTimestamp(r.time_us).c_str(), r.type.c_str());
+                FormatTimestamp(r.time_us).c_str(), PrintableText(r.type).c_str());
   return line + DescribeRecord(r) + "\n";
 }
 

@@ -13,6 +13,7 @@
 
 #include "sync/incident.h"
 #include "sync/json_fields.h"
+#include "sync/printable.h"
 #include "sync/projector.h"
 #include "sync/timestamp.h"
 
@@ -546,9 +547,11 @@ std::string ReportText(const Report& r) {
     if (section == "trend") title += " (per " + r.trend_unit + ")";
     out += "\n" + title + "\n";
     for (const Figure* f : r.Section(section)) {
-      char line[256];
-      std::snprintf(line, sizeof line, "  %-28s %s\n", f->key.c_str(), Shown(*f).c_str());
-      out += line;
+      // Names come from Noxys: shown escaped, and whole however long (a
+      // fixed buffer cut a 250-byte platform name and the line's end with it).
+      std::string key = PrintableText(f->key);
+      if (key.size() < 28) key.resize(28, ' ');
+      out += "  " + key + " " + Shown(*f) + "\n";
     }
   }
   out += "\nSLA breaches\n";

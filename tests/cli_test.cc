@@ -227,6 +227,34 @@ TEST_F(CliTest, EveryCommandHasHelp) {
   EXPECT_TRUE(Contains(r.out, "Commands:"));
 }
 
+// An event's fields may carry terminal escapes or line breaks (JSON allows
+// them in strings); what noxsync prints for people shows them escaped, so an
+// event cannot clear an auditor's screen, retitle the terminal or fake a line.
+TEST_F(CliTest, WhatAnEventCarriesIsPrintedEscaped) {
+  const std::string bad = R"(\u001b[2J\u001b]0;pwned\u0007\nFAKE LINE\u009b31m\u202e)";
+  std::string file = dir_.Sub("escapes.jsonl");
+  std::ofstream(file) << R"({"event_id":"evt_esc","timestamp":"2026-03-20T14:32:00Z","platform_id":"chatgpt",)"
+                      << R"("platform_name":"Chat)" << bad << R"(","user_email":"al)" << bad
+                      << R"(@acme.fr","risk_score":0.95,"classifications":[{"type":"EMAIL)" << bad
+                      << R"(","value":"x","confidence":0.9}],"policy_decisions":{"action":"BLOCK","policy_id":"p",)"
+                      << R"("policy_name":"n)" << bad << R"("}})" << "\n"
+                      << R"({"event_id":"evt_bad","timestamp":")" << bad << R"("})" << "\n";
+  CommandResult ingest = Run("ingest " + file + Db());
+  EXPECT_EQ(ingest.exit_code, 1) << ingest.err;
+  EXPECT_TRUE(Contains(ingest.err, R"(got "\x1b[2J\x1b]0;pwned\x07\nFAKE LINE\u009b31m\u202e")")) << ingest.err;
+  for (const std::string command : {"incidents", "history inc_00000001", "report", "history evt_esc"}) {
+    CommandResult r = Run(command + Db());
+    EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
+    EXPECT_TRUE(Contains(r.out, R"(\x1b[2J)")) << command << ": " << r.out;
+    for (const std::string raw : {"\x1b", "\x07", "FAKE LINE\n", "\xC2\x9B", "\xE2\x80\xAE"}) {
+      EXPECT_FALSE(Contains(r.out + ingest.err, raw)) << command << " printed a raw control: " << r.out;
+    }
+  }
+  // --json keeps the exact text, escaped as JSON does.
+  CommandResult json = Run("history inc_00000001 --json" + Db());
+  EXPECT_TRUE(Contains(json.out, R"(\u001b[2J)")) << json.out;
+}
+
 // Windows editors and exporters save "UTF-8" with a byte order mark.
 TEST_F(CliTest, IngestSkipsAByteOrderMarkOpeningTheFileAndNamesOneElsewhere) {
   std::ifstream samples(NOXSYNC_SAMPLES);
