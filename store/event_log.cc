@@ -372,6 +372,9 @@ Result<std::unique_ptr<EventLog>> EventLog::OpenForWrite(const std::string& path
   impl->options = options;
   impl->writable = true;
   std::error_code ec;
+  if (fs::exists(path, ec) && !fs::is_directory(path, ec)) {
+    return Status::IOError(path + " is a file, not a store folder: name a folder (a new one is created)");
+  }
   fs::create_directories(path, ec);
   if (ec) return Status::IOError("cannot create store folder " + path + ": " + ec.message());
   if (Status s = AcquireLock(impl.get()); !s.ok()) return s;

@@ -1,6 +1,8 @@
 #include "store/event_log.h"
 
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <rocksdb/db.h>
 
 #include <algorithm>
@@ -258,6 +260,15 @@ TEST(EventLog, ReaderOnMissingStoreSaysSo) {
   ASSERT_FALSE(reader.ok());
   EXPECT_TRUE(reader.status().IsNotFound());
   EXPECT_NE(reader.status().message().find("no noxsync store at"), std::string::npos);
+}
+
+TEST(EventLog, AWriterGivenAFileForItsFolderSaysSo) {
+  TempDir dir;
+  std::ofstream(dir.Sub("events.jsonl")) << "{}\n";
+  auto writer = EventLog::OpenForWrite(dir.Sub("events.jsonl"));
+  ASSERT_FALSE(writer.ok());
+  EXPECT_EQ(writer.status().message(),
+            dir.Sub("events.jsonl") + " is a file, not a store folder: name a folder (a new one is created)");
 }
 
 // Writes `value` at log key `seq` behind noxsync's back, as an attacker or a
