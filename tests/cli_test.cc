@@ -207,7 +207,7 @@ TEST_F(CliTest, UsageErrorsExitTwoAndFailuresExitOne) {
   r = Run("history inc_99999999" + Db());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(Contains(r.err, "no incident, event or ticket with id")) << r.err;
-  for (const char* command : {"report", "incidents"}) {
+  for (const char* command : {"report", "incidents", "replay --config unread.json"}) {
     r = Run(std::string(command) + " --since 2026-03-22 --until 2026-03-01" + Db());
     EXPECT_EQ(r.exit_code, 2) << command;
     EXPECT_TRUE(Contains(r.err, "--since 2026-03-22T00:00:00Z is after --until 2026-03-01T23:59:59.999Z: nothing can be "
