@@ -12,9 +12,9 @@
 #include "store/event_log.h"
 #include "sync/clock.h"
 #include "sync/incident.h"
+#include "sync/printable.h"
 #include "sync/projector.h"
 #include "sync/report.h"
-#include "sync/printable.h"
 #include "sync/timestamp.h"
 
 namespace noxsync::cli {

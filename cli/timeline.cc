@@ -35,10 +35,6 @@ int64_t Int(const json::object& o, const char* key) {
   return it->value().to_number<int64_t>();
 }
 
-}  // namespace
-
-namespace {
-
 std::string Describe(const LogRecord& r) {
   json::error_code ec;
   json::value v = json::parse(r.payload, ec);
