@@ -36,7 +36,7 @@ struct ServiceConfig {
   // Lines of one webhook body. Each becomes a log record, a rejected one
   // too (kept as evidence), and a result in the answer: without a bound, a
   // 1 MiB body of 2-byte junk lines made 524,278 records, a 39 MB answer
-  // and 440 MiB of memory. A real event is some 400 bytes, so a body at
+  // and a 452 MiB peak. A real event is some 400 bytes, so a body at
   // max_body_bytes holds about 2,600.
   int64_t max_events_per_request = 10'000;
   int64_t max_connections = 512;
