@@ -17,6 +17,23 @@ namespace noxsync::servicenow {
 namespace json = boost::json;
 using Reader = http::ReplyReader;
 
+std::string BreakCodeTags(std::string text) {
+  for (size_t i = text.find('['); i != std::string::npos; i = text.find('[', i + 1)) {
+    size_t j = i + 1;
+    if (j < text.size() && text[j] == '/') ++j;
+    static constexpr std::string_view kTag = "code]";
+    if (text.size() - j < kTag.size()) break;
+    bool tag = true;
+    for (size_t k = 0; k < kTag.size() && tag; ++k) {
+      tag = std::tolower(static_cast<unsigned char>(text[j + k])) == kTag[k];
+    }
+    if (!tag) continue;
+    text[i] = '(';
+    text[j + kTag.size() - 1] = ')';
+  }
+  return text;
+}
+
 bool ParseServiceNowTime(std::string_view s, int64_t* micros) {
   if (s.size() != 19 || s[10] != ' ') return false;
   std::string iso(s);
@@ -431,7 +448,7 @@ Result<Ticket> ServiceNowBackend::Create(const NewTicket& t) {
     while (cut > 0 && (static_cast<unsigned char>(summary[cut]) & 0xC0) == 0x80) --cut;
     summary = summary.substr(0, cut) + "...";
   }
-  rec["short_description"] = summary;
+  rec["short_description"] = BreakCodeTags(std::move(summary));
   std::string description = t.description;
   if (!t.facts.empty()) {
     description += "\n";
@@ -443,7 +460,7 @@ Result<Ticket> ServiceNowBackend::Create(const NewTicket& t) {
   }
   if (!t.event_id.empty()) description += "\n\nNoxys event: " + t.event_id;
   description += "\nNoxys incident: " + t.incident_id;
-  rec["description"] = description;
+  rec["description"] = BreakCodeTags(std::move(description));
   if (!c_.category.empty()) rec["category"] = c_.category;
   if (!c_.subcategory.empty()) rec["subcategory"] = c_.subcategory;
   int urgency = UrgencyFor(c_, t.risk_ppm), impact = ImpactFor(c_, t.classification_types);
@@ -472,6 +489,7 @@ Result<Ticket> ServiceNowBackend::Create(const NewTicket& t) {
     boost::system::error_code ec;
     json::value v = json::parse(value_json, ec);
     if (ec) return Status::InvalidArgument("field " + name + ": value is not JSON: " + value_json);
+    if (v.is_string()) v = json::string(BreakCodeTags(std::string(v.get_string())));
     rec[name] = std::move(v);
     fields += "," + name;
   }
@@ -573,7 +591,7 @@ Result<Ticket> ServiceNowBackend::MoveTo(std::string_view ref, IncidentStatus ta
 Status ServiceNowBackend::AddComment(std::string_view ref, const Comment& comment) {
   auto sys_id = SysIdFor(ref);
   if (!sys_id.ok()) return sys_id.status();
-  json::value body = json::object{{"work_notes", comment.text}};
+  json::value body = json::object{{"work_notes", BreakCodeTags(comment.text)}};
   std::string what = "PATCH " + table_path_ + "/" + std::string(ref) + " (work note)";
   return Call("PATCH", table_path_ + "/" + *sys_id + "?sysparm_fields=sys_id", what, 200, &body).status;
 }

@@ -25,6 +25,12 @@ Result<std::unique_ptr<Backend>> MakeServiceNowBackend(ServiceNowConfig config, 
 // sys_updated_on and friends: UTC "YYYY-MM-DD HH:MM:SS".
 bool ParseServiceNowTime(std::string_view text, int64_t* micros);
 std::string FormatServiceNowTime(int64_t micros);
+// `text` with every [code] and [/code] tag (any case) written as (code) and
+// (/code). A journal field (work notes, comments) shows what stands between
+// them as HTML while the instance's glide.ui.security.allow_codetag is true,
+// its default, and what noxsync writes comes from Noxys events: a
+// classification's value is text a user typed into an AI platform.
+std::string BreakCodeTags(std::string text);
 
 // Urgency 1..3 from a risk in parts per million, per the config's thresholds.
 int UrgencyFor(const ServiceNowConfig& config, int64_t risk_ppm);

@@ -415,6 +415,32 @@ TEST_F(ServiceNowBackendTest, CommentsAreWorkNotes) {
   EXPECT_EQ(fake_->Record("INC0000001")->work_notes, (std::vector<std::string>{"SLA breached; escalated."}));
 }
 
+// A user's prompt becomes a classification's value, and ServiceNow shows
+// what a journal field holds between [code] tags as HTML by default: no
+// text noxsync writes may carry the tags.
+TEST_F(ServiceNowBackendTest, CodeTagsFromEventsAreBrokenInEveryFieldWritten) {
+  EXPECT_EQ(BreakCodeTags("a [code]<img src=x>[/code] b [CoDe]x[/CODE]"), "a (code)<img src=x>(/code) b (CoDe)x(/CODE)");
+  EXPECT_EQ(BreakCodeTags("[cod] [code [/cod] [ code] [//code] [code"), "[cod] [code [/cod] [ code] [//code] [code");
+  EXPECT_EQ(BreakCodeTags("[[code]]"), "[(code)]");
+  auto sn = Make();
+  NewTicket t = SampleTicket();
+  t.summary = "[Noxys] [code]<b>x</b>[/code]";
+  t.classifications = {"NAME ([code]<iframe src=//evil>[/code])"};
+  t.extra_fields["comments"] = "\"[code]<a href=//evil>click</a>[/code]\"";
+  auto created = sn->Create(t);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  ASSERT_TRUE(sn->AddComment(created->key, Comment{"latest evt_[code]<b>[/code]"}).ok());
+  auto rec = fake_->Record(created->key);
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ(rec->fields.at("short_description"), "[Noxys] (code)<b>x</b>(/code)");
+  EXPECT_NE(rec->fields.at("description").find("- NAME ((code)<iframe src=//evil>(/code))"), std::string::npos);
+  EXPECT_EQ(rec->comments, (std::vector<std::string>{"(code)<a href=//evil>click</a>(/code)"}));
+  EXPECT_EQ(rec->work_notes, (std::vector<std::string>{"latest evt_(code)<b>(/code)"}));
+  for (const auto& r : fake_->requests()) {
+    EXPECT_EQ(r.body.find("[code]"), std::string::npos) << r.body;
+  }
+}
+
 // --- failures -------------------------------------------------------------
 
 TEST_F(ServiceNowBackendTest, RateLimitedCreateWaitsForRetryAfter) {
