@@ -36,6 +36,20 @@ std::string SlackEscape(const std::string& s) {
   return out;
 }
 
+// Teams renders Markdown in a card's TextBlock and fact values, links
+// included: an event's field reading "[Reset your password](https://...)"
+// would show as a link whose address the SOC does not see. A space between
+// "]" and "(" leaves the text readable and the address in plain sight.
+std::string TeamsText(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    out.push_back(s[i]);
+    if (s[i] == ']' && i + 1 < s.size() && s[i + 1] == '(') out.push_back(' ');
+  }
+  return out;
+}
+
 // Cuts to at most `max` bytes on a UTF-8 boundary (Slack limits text sizes).
 std::string Cut(const std::string& s, size_t max) {
   if (s.size() <= max) return s;
@@ -133,7 +147,7 @@ json::value SlackMessage(const Notification& n) {
 json::value TeamsMessage(const Notification& n) {
   json::array facts;
   auto fact = [&](const char* title, const std::string& value) {
-    facts.push_back(json::object{{"title", title}, {"value", value}});
+    facts.push_back(json::object{{"title", title}, {"value", TeamsText(value)}});
   };
   fact("Platform", n.platform);
   fact("Risk", RiskText(n));
@@ -142,10 +156,10 @@ json::value TeamsMessage(const Notification& n) {
   if (!n.ticket_key.empty()) fact("Ticket", n.ticket_key);
   fact("Incident", n.incident_id);
   json::array body;
-  body.push_back(json::object{{"type", "TextBlock"}, {"text", Headline(n)}, {"weight", "Bolder"}, {"size", "Medium"},
+  body.push_back(json::object{{"type", "TextBlock"}, {"text", TeamsText(Headline(n))}, {"weight", "Bolder"}, {"size", "Medium"},
                               {"wrap", true}});
   body.push_back(json::object{{"type", "FactSet"}, {"facts", std::move(facts)}});
-  if (!n.detail.empty()) body.push_back(json::object{{"type", "TextBlock"}, {"text", n.detail}, {"wrap", true}});
+  if (!n.detail.empty()) body.push_back(json::object{{"type", "TextBlock"}, {"text", TeamsText(n.detail)}, {"wrap", true}});
   json::object card{{"$schema", "http://adaptivecards.io/schemas/adaptive-card.json"},
                     {"type", "AdaptiveCard"},
                     {"version", "1.4"},

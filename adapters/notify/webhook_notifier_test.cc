@@ -108,6 +108,23 @@ TEST_F(WebhookTest, SlackTextIsEscapedAndCutToItsLimits) {
   EXPECT_EQ(v.at("blocks").as_array()[0].at("text").at("text").as_string().size(), 150u);
 }
 
+TEST_F(WebhookTest, TeamsShowsAMarkdownLinkFromAnEventAsTextWithItsAddress) {
+  Start(FakeWebhookReceiver::Kind::kTeams);
+  Notification n = Sample();
+  n.user = "[Reset your password](https://evil.example/x)";
+  n.title = "[click](https://evil.example/y) now";
+  n.detail = "see [here](https://evil.example/z)";
+  ASSERT_TRUE(Make(WebhookKind::kTeams)->Send(n).ok()) << receiver_->refused().size();
+  std::string sent = receiver_->accepted()[0];
+  EXPECT_EQ(sent.find("]("), std::string::npos) << sent;
+  json::value v = json::parse(sent);
+  const json::value& card = v.at("attachments").as_array()[0].at("content");
+  EXPECT_EQ(card.at("body").as_array()[0].at("text"), "New incident: [click] (https://evil.example/y) now");
+  EXPECT_EQ(card.at("body").as_array()[1].at("facts").as_array()[2].at("value"),
+            "[Reset your password] (https://evil.example/x)");
+  EXPECT_EQ(card.at("body").as_array()[2].at("text"), "see [here] (https://evil.example/z)");
+}
+
 TEST_F(WebhookTest, FakeReceiverRefusesWhatSlackRefuses) {
   EXPECT_EQ(fakes::CheckSlackPayload(R"({"blocks":[{"type":"header","text":{"type":"mrkdwn","text":"x"}}]})"),
             "invalid_blocks: header: bad text type");
