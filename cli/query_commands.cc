@@ -70,9 +70,9 @@ Result<std::unique_ptr<EventLog>> OpenReader(const Args& args) {
   return EventLog::OpenForRead(StorePath(args));
 }
 
-bool ParseTimeOption(const Args& args, const char* opt, int64_t* out, std::string* err) {
+// `end`: the option ends a range, where a date alone means the whole day.
+bool ParseTimeOption(const Args& args, const char* opt, bool end, int64_t* out, std::string* err) {
   if (!args.Given(opt)) return true;
-  const bool end = std::string_view(opt) == "--until";
   if (!(end ? ParseRangeEnd(args.Get(opt), out) : ParseTimestamp(args.Get(opt), out))) {
     *err = std::string(opt) + ": expected RFC 3339 (2026-03-20T14:00:00Z) or a date (2026-03-20), got \"" +
            args.Get(opt) + "\"";
@@ -81,16 +81,10 @@ bool ParseTimeOption(const Args& args, const char* opt, int64_t* out, std::strin
   return true;
 }
 
-// --since and --until; a range that ends before it starts is a mistake
-// (the two swapped), not an empty answer.
+// --since and --until, in that order.
 bool ParseTimeRange(const Args& args, int64_t* since, int64_t* until, std::string* err) {
-  if (!ParseTimeOption(args, "--since", since, err) || !ParseTimeOption(args, "--until", until, err)) return false;
-  if (*since > *until) {
-    *err = "--since " + FormatTimestamp(*since) + " is after --until " + FormatTimestamp(*until) +
-           ": nothing can be in that range (were they swapped?)";
-    return false;
-  }
-  return true;
+  return ParseTimeOption(args, "--since", false, since, err) && ParseTimeOption(args, "--until", true, until, err) &&
+         CheckRangeOrder(*since, *until, "--since ", "--until ", err);
 }
 
 }  // namespace

@@ -826,25 +826,18 @@ class Api {
     return true;
   }
 
-  static bool TimeParam(const HttpRequest& req, const char* name, int64_t* out, std::string* error) {
+  // `end`: the parameter ends a range, where a date alone means the whole day.
+  static bool TimeParam(const HttpRequest& req, const char* name, bool end, int64_t* out, std::string* error) {
     if (!req.HasQuery(name)) return true;
-    const bool end = std::string_view(name) == "until";  // a date alone: through its end
     if (!(end ? ParseRangeEnd(req.Query(name), out) : ParseTimestamp(req.Query(name), out))) {
       *error = std::string(name) + "=\"" + req.Query(name) + "\" is not a time: use 2026-03-20 or 2026-03-20T14:32:00Z";
       return false;
     }
     return true;
   }
-  // since and until; a range that ends before it starts is refused, not
-  // answered empty: the two were swapped.
   static bool TimeRange(const HttpRequest& req, int64_t* since, int64_t* until, std::string* error) {
-    if (!TimeParam(req, "since", since, error) || !TimeParam(req, "until", until, error)) return false;
-    if (*since > *until) {
-      *error = "since=" + FormatTimestamp(*since) + " is after until=" + FormatTimestamp(*until) +
-               ": nothing can be in that range (were they swapped?)";
-      return false;
-    }
-    return true;
+    return TimeParam(req, "since", false, since, error) && TimeParam(req, "until", true, until, error) &&
+           CheckRangeOrder(*since, *until, "since=", "until=", error);
   }
 
   HttpResponse ListIncidents(const HttpRequest& req) {

@@ -195,10 +195,7 @@ int RunReplaySince(const Args& args) {
   if (args.Given("--until") && !ParseRangeEnd(args.Get("--until"), &until)) {
     return Fail(kExitUsage, "--until: \"" + args.Get("--until") + "\" is not RFC 3339 or a date");
   }
-  if (since > until) {
-    return Fail(kExitUsage, "--since " + FormatTimestamp(since) + " is after --until " + FormatTimestamp(until) +
-                                ": nothing can be in that range (were they swapped?)");
-  }
+  if (std::string err; !CheckRangeOrder(since, until, "--since ", "--until ", &err)) return Fail(kExitUsage, err);
   NoxsyncConfig config;
   int code = kExitOk;
   if (!Load(args.Get("--config"), &config, &code)) return code;

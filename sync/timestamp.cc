@@ -37,6 +37,14 @@ bool ParseRangeEnd(std::string_view text, int64_t* micros) {
   return true;
 }
 
+bool CheckRangeOrder(int64_t since, int64_t until, std::string_view since_name, std::string_view until_name,
+                     std::string* error) {
+  if (since <= until) return true;
+  *error = std::string(since_name) + FormatTimestamp(since) + " is after " + std::string(until_name) +
+           FormatTimestamp(until) + ": nothing can be in that range (were they swapped?)";
+  return false;
+}
+
 bool ParseTimestamp(std::string_view s, int64_t* micros) {
   using namespace std::chrono;
   int y, mo, d, h = 0, mi = 0, sec = 0;

@@ -17,6 +17,12 @@ bool ParseTimestamp(std::string_view text, int64_t* micros);
 // the 30th and a range of one day is `--since D --until D`.
 bool ParseRangeEnd(std::string_view text, int64_t* micros);
 
+// False, with *error naming both ends as the caller spells them ("--since ",
+// "since="), when a range ends before it starts: the two were swapped, and
+// an empty answer would hide it.
+bool CheckRangeOrder(int64_t since, int64_t until, std::string_view since_name, std::string_view until_name,
+                     std::string* error);
+
 // 2026-03-20T14:32:00.123Z; milliseconds shown only when not zero.
 std::string FormatTimestamp(int64_t micros);
 

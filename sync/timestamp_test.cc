@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 namespace noxsync {
 namespace {
 
@@ -39,6 +41,16 @@ TEST(Timestamp, ARangeEndingOnADateTakesInThatWholeDay) {
   EXPECT_EQ(end, 1774017120LL * 1000000);
   EXPECT_FALSE(ParseRangeEnd("2026-03-32", &end));
   EXPECT_FALSE(ParseRangeEnd("yesterday", &end));
+}
+
+TEST(Timestamp, ARangeThatEndsBeforeItStartsIsNamed) {
+  std::string error;
+  EXPECT_TRUE(CheckRangeOrder(5, 5, "--since ", "--until ", &error));
+  EXPECT_TRUE(CheckRangeOrder(INT64_MIN, INT64_MAX, "--since ", "--until ", &error));
+  EXPECT_TRUE(error.empty());
+  EXPECT_FALSE(CheckRangeOrder(1774017120LL * 1000000, 0, "since=", "until=", &error));
+  EXPECT_EQ(error, "since=2026-03-20T14:32:00Z is after until=1970-01-01T00:00:00Z: nothing can be in that range "
+                   "(were they swapped?)");
 }
 
 TEST(Timestamp, FormatsUtcWithMillisecondsWhenPresent) {
