@@ -500,7 +500,7 @@ Result<Ticket> JiraBackend::Create(const NewTicket& t) {
   fields["issuetype"] = json::object{{"name", c_.issue_type}};
   // Jira's summary is one line of at most 255 characters.
   std::string summary = t.summary;
-  std::replace(summary.begin(), summary.end(), '\n', ' ');
+  std::replace_if(summary.begin(), summary.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
   if (summary.size() > 255) {
     size_t cut = 252;
     while (cut > 0 && (static_cast<unsigned char>(summary[cut]) & 0xC0) == 0x80) --cut;

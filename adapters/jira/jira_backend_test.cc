@@ -286,6 +286,14 @@ TEST_F(JiraBackendTest, CreateNamesAnUnknownAssignee) {
   EXPECT_NE(created.status().message().find("no Jira user with e-mail nobody@acme.example"), std::string::npos);
 }
 
+TEST_F(JiraBackendTest, ASummaryIsOneLineWhateverLineBreaksTheEventHeld) {
+  NewTicket t = SampleTicket();
+  t.summary = "BLOCK by a\r\nb\rc\nd";
+  auto created = Make()->Create(t);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  EXPECT_EQ(fake_->Issue("SEC-1")->summary, "BLOCK by a  b c d");
+}
+
 TEST_F(JiraBackendTest, LongSummaryIsCutToJirasLimit) {
   NewTicket t = SampleTicket();
   t.summary = std::string(300, 'x') + "\nsecond line";

@@ -442,7 +442,7 @@ Result<Ticket> ServiceNowBackend::Create(const NewTicket& t) {
   json::object rec;
   // short_description is 160 characters on the incident table.
   std::string summary = t.summary;
-  std::replace(summary.begin(), summary.end(), '\n', ' ');
+  std::replace_if(summary.begin(), summary.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
   if (summary.size() > 160) {
     size_t cut = 157;
     while (cut > 0 && (static_cast<unsigned char>(summary[cut]) & 0xC0) == 0x80) --cut;

@@ -415,6 +415,14 @@ TEST_F(ServiceNowBackendTest, CommentsAreWorkNotes) {
   EXPECT_EQ(fake_->Record("INC0000001")->work_notes, (std::vector<std::string>{"SLA breached; escalated."}));
 }
 
+TEST_F(ServiceNowBackendTest, AShortDescriptionIsOneLineWhateverLineBreaksTheEventHeld) {
+  NewTicket t = SampleTicket();
+  t.summary = "one\r\nline\rtwo\nthree";
+  auto created = Make()->Create(t);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  EXPECT_EQ(fake_->Record(created->key)->fields.at("short_description"), "one  line two three");
+}
+
 // A user's prompt becomes a classification's value, and ServiceNow shows
 // what a journal field holds between [code] tags as HTML by default: no
 // text noxsync writes may carry the tags.

@@ -618,7 +618,7 @@ FakeResponse FakeJira::CreateIssue(const FakeRequest& r) {
     errors["summary"] = "You must specify a summary of the issue.";
   } else if (summary->get_string().size() > 255) {
     errors["summary"] = "Summary must be less than 255 characters.";
-  } else if (std::string_view(summary->get_string()).find('\n') != std::string_view::npos) {
+  } else if (std::string_view(summary->get_string()).find_first_of("\r\n") != std::string_view::npos) {
     errors["summary"] = "The summary is invalid because it contains newline characters.";
   } else {
     issue.summary = std::string(summary->get_string());
