@@ -125,6 +125,7 @@ std::string LabelFor(const std::string& text) {
       out.push_back('-');
     }
   }
+  if (out.size() > 255) out.resize(255);  // ASCII only: no character is cut
   while (!out.empty() && out.back() == '-') out.pop_back();
   return out;
 }

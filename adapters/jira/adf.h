@@ -20,7 +20,8 @@ std::string DescriptionWiki(const NewTicket& t);
 boost::json::value CommentAdf(const Comment& c);
 std::string CommentWiki(const Comment& c);
 
-// Jira labels cannot hold spaces: "Microsoft Copilot" -> "microsoft-copilot".
+// Jira labels cannot hold spaces: "Microsoft Copilot" -> "microsoft-copilot";
+// nor pass 255 characters, where Jira would refuse the whole issue.
 std::string LabelFor(const std::string& text);
 
 }  // namespace noxsync::jira

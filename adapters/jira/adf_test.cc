@@ -44,6 +44,9 @@ TEST(Adf, LabelsHaveNoSpaces) {
   EXPECT_EQ(LabelFor("Microsoft Copilot"), "microsoft-copilot");
   EXPECT_EQ(LabelFor("  ChatGPT!! "), "chatgpt");
   EXPECT_EQ(LabelFor("Gemini"), "gemini");
+  // A platform name past Jira's 255 characters would make it refuse the issue.
+  EXPECT_EQ(LabelFor(std::string(300, 'a')), std::string(255, 'a'));
+  EXPECT_EQ(LabelFor(std::string(254, 'a') + " b"), std::string(254, 'a'));
 }
 
 }  // namespace
