@@ -60,6 +60,14 @@ ServiceConfig ReadServiceConfig(ConfigSection* s) {
       t.Error("token", "is shorter than 16 characters; use a long random value (openssl rand -hex 32)");
     }
     if (!tok.name.empty() && !names.insert(tok.name).second) t.Error("name", "\"" + tok.name + "\" is used twice");
+    // One token for two entries gives it one of their roles, and the other
+    // entry's client is refused (or let in) by the order of the list.
+    for (const ApiToken& earlier : c.tokens) {
+      if (!tok.token.empty() && earlier.token.reveal() == tok.token.reveal()) {
+        t.Error("token", "is the same as the token of \"" + earlier.name + "\"; give each client its own token");
+        break;
+      }
+    }
     t.Finish();
     c.tokens.push_back(std::move(tok));
   }

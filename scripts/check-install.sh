@@ -26,12 +26,15 @@ if command -v systemd-analyze >/dev/null && systemd-analyze --version >/dev/null
   if grep -qi 'unknown\|invalid' "$scratch/analyze"; then echo "systemd-analyze found problems"; exit 1; fi
 fi
 test -f "$scratch/root/share/doc/noxsync/examples/noxsync.example.json"
+# Each its own value, as `openssl rand -hex 32` per variable gives: config
+# check refuses one token for two clients, or a token equal to the secret.
 for v in JIRA_API_TOKEN SERVICENOW_PASSWORD NOXSYNC_WEBHOOK_SECRET NOXSYNC_INGEST_TOKEN NOXSYNC_READ_TOKEN \
-         NOXSYNC_OPERATE_TOKEN; do export "$v=placeholder-0123456789abcdef"; done
+         NOXSYNC_OPERATE_TOKEN; do export "$v=placeholder-$v-0123456789abcdef"; done
 export SLACK_SOC_WEBHOOK=https://hooks.slack.com/services/T0/B0/placeholder
 export NOXSYNC_WEBHOOK_PREVIOUS_SECRET=  # as the example env has it: no rotation under way
-"$scratch/root/bin/noxsync" config check --config "$scratch/root/share/doc/noxsync/examples/noxsync.example.json" 2>&1 \
-  | grep -q "is valid" || { echo "the example configuration does not pass config check"; exit 1; }
+"$scratch/root/bin/noxsync" config check --config "$scratch/root/share/doc/noxsync/examples/noxsync.example.json" \
+  >"$scratch/check" 2>&1 || true
+grep -q "is valid" "$scratch/check" || { echo "the example configuration does not pass config check:"; cat "$scratch/check"; exit 1; }
 
 (cd "$scratch" && cpack --config "$build/CPackConfig.cmake" -B "$scratch/pkg" >/dev/null)
 deb=$(ls "$scratch"/pkg/*.deb)

@@ -348,6 +348,28 @@ TEST_F(Serve, DuringARotationThePreviousWebhookSecretIsAcceptedToo) {
       << same.err;
 }
 
+// One token under two names would carry one of their roles, chosen by the
+// order of the list: a mistake, refused at start with neither token shown.
+TEST_F(Serve, ATokenGivenToTwoClientsIsAConfigurationError) {
+  std::string config = dir_.Sub("twice.json");
+  std::ofstream(config) << R"({"service":{"listen":"127.0.0.1:0","webhook_secret":")" << kSecret
+                        << R"(","tokens":[{"name":"noxys","token":")" << kIngest
+                        << R"(","role":"ingest"},{"name":"soc","token":")" << kRead
+                        << R"(","role":"read"},{"name":"dashboard","token":")" << kIngest
+                        << R"(","role":"operate"}]}})";
+  for (const std::string& command : {"config check --config " + config,
+                                     "serve --config " + config + " --db " + dir_.Sub("store")}) {
+    auto r = testing::RunNoxsync(command, dir_.path());
+    EXPECT_EQ(r.exit_code, 2) << command << r.err;
+    EXPECT_NE(r.err.find("service.tokens[2].token: is the same as the token of \"noxys\"; give each client its own "
+                         "token"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(r.err.find(kIngest), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("tokens[1].token: is the same"), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(Serve, TheWebhookSignatureIsCheckedAndAStaleOneRefused) {
   Start();
   auto c = Client();
