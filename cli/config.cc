@@ -62,6 +62,12 @@ ServiceConfig ReadServiceConfig(ConfigSection* s) {
     if (!tok.name.empty() && !names.insert(tok.name).second) t.Error("name", "\"" + tok.name + "\" is used twice");
     // One token for two entries gives it one of their roles, and the other
     // entry's client is refused (or let in) by the order of the list.
+    // The signature proves a webhook came from who holds the secret, beside
+    // the token; one value for both would make it prove nothing more.
+    if (!tok.token.empty() && (tok.token.reveal() == c.webhook_secret.reveal() ||
+                               tok.token.reveal() == c.webhook_previous_secret.reveal())) {
+      t.Error("token", "is the same as the webhook secret; use different random values for the two");
+    }
     for (const ApiToken& earlier : c.tokens) {
       if (!tok.token.empty() && earlier.token.reveal() == tok.token.reveal()) {
         t.Error("token", "is the same as the token of \"" + earlier.name + "\"; give each client its own token");

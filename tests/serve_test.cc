@@ -368,6 +368,16 @@ TEST_F(Serve, ATokenGivenToTwoClientsIsAConfigurationError) {
     EXPECT_EQ(r.err.find(kIngest), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("tokens[1].token: is the same"), std::string::npos) << r.err;
   }
+  // Nor may a token be the webhook secret, which would then prove nothing more.
+  std::ofstream(config) << R"({"service":{"listen":"127.0.0.1:0","webhook_secret":")" << kSecret
+                        << R"(","tokens":[{"name":"noxys","token":")" << kSecret << R"(","role":"ingest"}]}})";
+  auto r = testing::RunNoxsync("config check --config " + config, dir_.path());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("service.tokens[0].token: is the same as the webhook secret; use different random values for "
+                       "the two"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find(kSecret), std::string::npos) << r.err;
 }
 
 TEST_F(Serve, TheWebhookSignatureIsCheckedAndAStaleOneRefused) {
