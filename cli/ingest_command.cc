@@ -17,6 +17,7 @@
 #include "store/event_log.h"
 #include "sync/clock.h"
 #include "sync/ingestor.h"
+#include "sync/noxys_event.h"
 #include "sync/printable.h"
 
 namespace noxsync::cli {
@@ -180,7 +181,7 @@ int RunIngest(const Argv& argv) {
   bool ok = true;
   while (ok && !g_stop && reader.Next(&text, &too_long)) {
     ++lines_seen;
-    if (text.find_first_not_of(" \t") == std::string::npos && !too_long) continue;  // blank line
+    if (IsBlankLine(text) && !too_long) continue;
     // An over-long line cannot be an event; its first MiB is kept as evidence.
     batch.push_back({std::move(text), reader.line_number(),
                      too_long ? "line longer than 1 MiB; not parsed" : ""});

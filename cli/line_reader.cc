@@ -4,6 +4,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
+
+#include "sync/noxys_event.h"
 
 namespace noxsync::cli {
 
@@ -35,11 +38,11 @@ bool LineReader::Fill() {
 }
 
 // A file saved "as UTF-8" by some Windows editors and exporters starts with
-// a byte order mark; JSON readers may ignore it there (RFC 8259, 8.1).
+// a byte order mark.
 void LineReader::Finish(std::string* line) {
   ++line_number_;
   if (!line->empty() && line->back() == '\r') line->pop_back();
-  if (line_number_ == 1 && line->compare(0, 3, "\xEF\xBB\xBF") == 0) line->erase(0, 3);
+  if (line_number_ == 1 && line->starts_with(kUtf8ByteOrderMark)) line->erase(0, kUtf8ByteOrderMark.size());
 }
 
 bool LineReader::Next(std::string* line, bool* too_long) {

@@ -37,6 +37,7 @@
 #include "service/work_queue.h"
 #include "sync/engine.h"
 #include "sync/ingestor.h"
+#include "sync/noxys_event.h"
 #include "sync/json_text.h"
 #include "sync/report.h"
 #include "sync/timestamp.h"
@@ -651,8 +652,8 @@ class Api {
                                             "application/x-ndjson for several"));
     }
     std::vector<IngestLine> lines;
-    // A UTF-8 byte order mark may open a body, as it may a file (RFC 8259, 8.1).
-    const size_t start = req.body.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
+    // A byte order mark may open a body, as it may a file.
+    const size_t start = std::string_view(req.body).starts_with(kUtf8ByteOrderMark) ? kUtf8ByteOrderMark.size() : 0;
     if (ndjson) {
       const auto max_lines = static_cast<size_t>(s_->service->max_events_per_request);
       uint64_t n = 0;
@@ -663,7 +664,7 @@ class Api {
         std::string_view line(req.body.data() + i, j - i);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         // Blank lines are skipped, as `noxsync ingest` skips them.
-        if (line.find_first_not_of(" \t") != std::string_view::npos) {
+        if (!IsBlankLine(line)) {
           if (lines.size() == max_lines) {
             return respond(ErrorResponse(413, "the body holds more than " + std::to_string(max_lines) +
                                                   " lines (service.max_events_per_request); nothing of it was "

@@ -132,7 +132,7 @@ bool ParseNoxysEvent(std::string_view text, NoxysEvent* ev, std::string* error) 
     *error = "not valid JSON: " + ec.message();
     // Where a file's first line may carry one (the readers drop it there),
     // a byte order mark is also what joining such files leaves mid-stream.
-    if (text.substr(0, 3) == "\xEF\xBB\xBF") {
+    if (text.starts_with(kUtf8ByteOrderMark)) {
       *error += " (the line starts with a UTF-8 byte order mark, U+FEFF: save the source as UTF-8 without one)";
     }
     return false;

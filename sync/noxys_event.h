@@ -42,6 +42,12 @@ struct NoxysEvent {
 // must rebuild byte for byte, and a double need not survive text twice).
 int64_t RiskPpm(double risk_score);
 
+// What every reader of Noxys events (a file for `ingest`, a webhook's body)
+// skips: a UTF-8 byte order mark opening the input, which JSON readers may
+// ignore there (RFC 8259, 8.1), and lines of nothing but spaces and tabs.
+inline constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
+inline bool IsBlankLine(std::string_view line) { return line.find_first_not_of(" \t") == std::string_view::npos; }
+
 // False with *error set ("field risk_score: expected a number in [0, 1], got
 // 1.5") when the text is not a valid event.
 bool ParseNoxysEvent(std::string_view text, NoxysEvent* event, std::string* error);
