@@ -541,6 +541,9 @@ class Api {
     bool write = req.method == "POST";
     if (!write && !read) return respond(MethodNotAllowed("GET, HEAD, POST"));
     std::vector<std::string> parts = PathParts(p);
+    if (!write) {
+      if (auto bad = CheckQuery(req, parts)) return respond(*bad);
+    }
     if (!write && parts.size() == 3 && parts[1] == "reports") {
       // Reports read the whole range of the log: seconds at a million events.
       return OffThread(s_->reports, kMaxWaitingReports, "report", std::move(req),
@@ -785,6 +788,47 @@ class Api {
     *pages_held += size;
     r.hold = std::shared_ptr<void>(nullptr, [pages_held, size](void*) { *pages_held -= size; });
     return r;
+  }
+
+  // A read route's query parameters: one it does not take, or one given
+  // twice, is refused. Ignored, a misspelt filter (`?sevrity=Critical`)
+  // would answer every incident as if it had filtered them, and a second
+  // `status=` would be dropped unseen. A path no route takes is left to
+  // its 404.
+  static std::optional<HttpResponse> CheckQuery(const HttpRequest& req, const std::vector<std::string>& parts) {
+    using Names = std::vector<std::string_view>;
+    const Names* names = nullptr;
+    static const Names kListing{"status", "platform", "severity", "since", "until", "cursor", "limit"};
+    static const Names kHistory{"cursor", "limit"};
+    static const Names kAudit{"since", "until", "cursor", "limit"};
+    static const Names kReport{"since", "until"};
+    static const Names kNone{};
+    if (parts.size() == 2 && parts[1] == "incidents") names = &kListing;
+    if (parts.size() == 3 && parts[1] == "incidents") names = &kNone;
+    if (parts.size() == 4 && parts[1] == "incidents" && parts[3] == "history") names = &kHistory;
+    if (parts.size() == 4 && parts[1] == "tickets") names = &kNone;
+    if (parts.size() == 2 && parts[1] == "audit") names = &kAudit;
+    if (parts.size() == 3 && parts[1] == "audit" && parts[2] == "head") names = &kNone;
+    if (parts.size() == 3 && parts[1] == "reports") names = &kReport;
+    if (names == nullptr) return std::nullopt;
+    std::vector<std::string_view> seen;
+    for (const auto& [name, value] : req.query) {
+      if (name.empty() && value.empty()) continue;  // "?&limit=5", a trailing "&"
+      const std::string shown = "\"" + name.substr(0, 64) + "\"";
+      if (std::find(names->begin(), names->end(), name) == names->end()) {
+        std::string takes;
+        for (std::string_view n : *names) takes += (takes.empty() ? "" : ", ") + std::string(n);
+        return ErrorResponse(400, "unknown query parameter " + shown + ": " +
+                                      (takes.empty() ? std::string("this route takes none")
+                                                     : "this route takes " + takes) +
+                                      " (see docs/service.md)");
+      }
+      if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+        return ErrorResponse(400, "query parameter " + shown + " is given twice; give it once");
+      }
+      seen.push_back(name);
+    }
+    return std::nullopt;
   }
 
   HttpResponse Route(const HttpRequest& req, const std::vector<std::string>& parts) {

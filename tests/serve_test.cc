@@ -703,6 +703,56 @@ TEST_F(Serve, AnIncidentsHistoryComesInPages) {
   EXPECT_EQ(Stop(), 0);
 }
 
+// A misspelt filter or one given twice is refused, naming it: ignored, it
+// would answer every incident as if they had been filtered.
+TEST_F(Serve, AQueryParameterARouteDoesNotTakeOrOneGivenTwiceIsRefused) {
+  Start();
+  auto c = Client();
+  std::string batch = Event("evt_q1", "alice@acme.fr", 0.95) + "\n" + Event("evt_q2", "bob@acme.fr", 0.3) + "\n";
+  ASSERT_EQ(Post(*c, batch).status, 202);
+  auto error = [&](const std::string& target) {
+    auto r = Call(*c, "GET", target, kRead);
+    EXPECT_EQ(r.status, 400) << target << ": " << r.body;
+    boost::system::error_code ec;
+    auto parsed = boost::json::parse(r.body, ec);
+    return !ec && parsed.is_object() && parsed.as_object().contains("error")
+               ? std::string(parsed.at("error").as_string())
+               : r.body;
+  };
+  EXPECT_EQ(error("/v1/incidents?sevrity=Critical"),
+            "unknown query parameter \"sevrity\": this route takes status, platform, severity, since, until, "
+            "cursor, limit (see docs/service.md)");
+  EXPECT_EQ(error("/v1/incidents?severity=Critical&severity=Low"),
+            "query parameter \"severity\" is given twice; give it once");
+  EXPECT_EQ(error("/v1/incidents/inc_00000001?status=Open"),
+            "unknown query parameter \"status\": this route takes none (see docs/service.md)");
+  EXPECT_EQ(error("/v1/incidents/inc_00000001/history?since=2026-01-01"),
+            "unknown query parameter \"since\": this route takes cursor, limit (see docs/service.md)");
+  EXPECT_EQ(error("/v1/audit?limit=1&cursor=1&cursor=2"), "query parameter \"cursor\" is given twice; give it once");
+  EXPECT_EQ(error("/v1/audit/head?limit=1"),
+            "unknown query parameter \"limit\": this route takes none (see docs/service.md)");
+  EXPECT_EQ(error("/v1/reports/summary?platform=chatgpt"),
+            "unknown query parameter \"platform\": this route takes since, until (see docs/service.md)");
+  EXPECT_EQ(error("/v1/tickets/jira/SEC-1?x=1"),
+            "unknown query parameter \"x\": this route takes none (see docs/service.md)");
+  // HEAD is checked as GET is.
+  std::string head = ExchangeUntilClosed("HEAD /v1/incidents?sevrity=Critical HTTP/1.1\r\nHost: x\r\n"
+                                         "Authorization: Bearer " + std::string(kRead) + "\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(head.rfind("HTTP/1.1 400 ", 0), 0u) << head;
+
+  // What each route takes still works, and an empty part ("?&", a trailing
+  // "&") is nothing given.
+  auto ok = Call(*c, "GET", "/v1/incidents?&severity=Critical&limit=10&", kRead);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  auto listing = boost::json::parse(ok.body);
+  const auto& items = listing.at("incidents").as_array();
+  ASSERT_EQ(items.size(), 1u) << ok.body;
+  EXPECT_EQ(items[0].at("user_email").as_string(), "alice@acme.fr");
+  EXPECT_EQ(Call(*c, "GET", "/v1/audit?since=2020-01-01&until=2099-01-01&cursor=1&limit=5", kRead).status, 200);
+  EXPECT_EQ(Call(*c, "GET", "/v1/reports/by_severity?since=2020-01-01&until=2099-01-01", kRead).status, 200);
+  EXPECT_EQ(Stop(), 0);
+}
+
 // HEAD gets what GET would, headers only: a body after them would be read as
 // the start of the next answer on a keep-alive connection. The open routes
 // take GET and HEAD and nothing else.
