@@ -39,6 +39,12 @@ bool Args::Parse(const std::vector<std::string>& argv, std::string* error) {
         }
         value = argv[++i];
       }
+      // Given twice, one value would win unseen (`--status Open --status
+      // Closed` lists the closed ones only): neither is guessed at.
+      if (auto given = values_.find(name); given != values_.end()) {
+        *error = "option " + name + " is given twice (" + given->second + ", then " + value + "); give it once";
+        return false;
+      }
       values_[name] = value;
     } else {
       *error = "unknown option " + name;

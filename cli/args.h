@@ -23,7 +23,8 @@ class Args {
     flags_.insert("-h");
   }
 
-  // False with *error set on an unknown option or a missing value.
+  // False with *error set on an unknown option, a missing value, or an
+  // option given twice.
   bool Parse(const std::vector<std::string>& argv, std::string* error);
 
   bool Has(const std::string& flag) const { return set_.count(flag) > 0; }

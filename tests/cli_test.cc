@@ -197,6 +197,9 @@ TEST_F(CliTest, UsageErrorsExitTwoAndFailuresExitOne) {
   EXPECT_EQ(Run("incidents --since yesterday" + Db()).exit_code, 2);
   EXPECT_EQ(Run("incidents --status done" + Db()).exit_code, 2);
   EXPECT_EQ(Run("incidents --severity urgent" + Db()).exit_code, 2);
+  CommandResult twice = Run("incidents --status Open --status=Closed" + Db());
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_TRUE(Contains(twice.err, "option --status is given twice (Open, then Closed); give it once")) << twice.err;
   CommandResult r = Run("verify" + Db());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(Contains(r.err, "no noxsync store at")) << r.err;
