@@ -446,12 +446,14 @@ Status BuildReport(const EventLog& log, const ReportRange& range, int64_t now_us
   uint64_t ticket_total = 0;
   for (const auto& [_, n] : per_backend) ticket_total += n;
   add("summary", "tickets_created", static_cast<double>(ticket_total), "count");
+  // A share of no incident is left out rather than shown as 0.0 %, which
+  // would read as "none resolved", as sla_compliance leaves out a severity
+  // without tickets; and a time over no incident rather than shown as 0 s,
+  // which would read as "resolved at once" (mttr_by_severity does the same).
   add("summary", "resolved_or_closed", static_cast<double>(resolved), "count");
-  add("summary", "resolved_or_closed_pct", Pct(resolved, total), "percent");
+  if (total != 0) add("summary", "resolved_or_closed_pct", Pct(resolved, total), "percent");
   add("summary", "closed", static_cast<double>(closed), "count");
-  add("summary", "closed_pct", Pct(closed, total), "percent");
-  // A time over no incident is left out rather than shown as 0 s, which
-  // would read as "resolved at once" (mttr_by_severity does the same).
+  if (total != 0) add("summary", "closed_pct", Pct(closed, total), "percent");
   if (!resolution.empty()) {
     add("summary", "mean_time_to_resolution", Mean(resolution), "seconds");
     add("summary", "median_time_to_resolution", Median(resolution), "seconds");

@@ -157,9 +157,10 @@ TEST_F(ReportTest, TheJsonHasEverySectionEvenOverAnEmptyRange) {
   for (const auto& section : ReportSections()) EXPECT_TRUE(j.at(section).is_object()) << section;
   EXPECT_TRUE(j.at("by_platform").as_object().empty());
   EXPECT_EQ(j.at("summary").at("incidents").to_number<int64_t>(), 0);
-  // No incident resolved or assigned: no time for either, rather than 0 s.
+  // No incident resolved or assigned: no time for either, rather than 0 s;
+  // and no incident: no share of them, rather than 0.0 %.
   for (const char* key : {"mean_time_to_resolution", "median_time_to_resolution", "mean_time_to_assignment",
-                          "median_time_to_assignment"}) {
+                          "median_time_to_assignment", "resolved_or_closed_pct", "closed_pct"}) {
     EXPECT_FALSE(j.at("summary").as_object().contains(key)) << key;
     EXPECT_EQ(ReportText(r).find(key), std::string::npos) << key;
   }
