@@ -264,11 +264,11 @@ namespace {
 
 constexpr const char* kBackupUsage = R"(usage: noxsync backup DIR [--db PATH]
 
-Writes a consistent copy of the store into DIR (a new or empty folder), then
-checks the copy's hash chain. Safe while `noxsync serve` or `sync` runs: it
-reads the store as one point in time, like the other read commands. Restore:
-stop noxsync, move the old store aside, and put DIR in its place (or pass
---db DIR). See docs/operations.md.
+Writes a consistent copy of the store into DIR (a new or empty folder outside
+the store), then checks the copy's hash chain. Safe while `noxsync serve` or
+`sync` runs: it reads the store as one point in time, like the other read
+commands. Restore: stop noxsync, move the old store aside, and put DIR in
+its place (or pass --db DIR). See docs/operations.md.
 
 Exit: 0 the copy is written and verifies, 1 it failed, 2 usage.
 )";

@@ -474,6 +474,22 @@ bool EventLog::Settled(uint64_t ticket) const {
 
 Status EventLog::CopyTo(const std::string& dest, uint64_t* records) const {
   std::error_code ec;
+  if (dest.empty()) return Status::InvalidArgument("the backup folder's name is empty; name a new folder");
+  // A copy inside the store goes with it when the store is moved aside to
+  // restore, or lost with its disk: not a backup. Compared by the paths'
+  // real locations, so a symbolic link does not hide it.
+  {
+    std::error_code e1, e2;
+    const fs::path store = fs::weakly_canonical(impl_->path, e1), target = fs::weakly_canonical(dest, e2);
+    if (!e1 && !e2) {
+      auto [in_store, _] = std::mismatch(store.begin(), store.end(), target.begin(), target.end());
+      if (in_store == store.end()) {
+        return Status::InvalidArgument("backup folder " + dest + " is inside the store " + impl_->path +
+                                       ", which it would be lost with; name a folder outside it (on another disk "
+                                       "is best)");
+      }
+    }
+  }
   if (fs::exists(dest, ec) && !fs::is_empty(dest, ec)) {
     return Status::InvalidArgument("backup folder " + dest + " is not empty; name a new folder");
   }

@@ -282,6 +282,32 @@ TEST_F(CliTest, IngestReadsStandardInputAndHonoursNoxsyncDb) {
   EXPECT_EQ(Run("verify --db " + dir_.Sub("envstore")).exit_code, 0);
 }
 
+// A copy inside the store goes with it when it is moved aside to restore:
+// refused, however the folder is named.
+TEST_F(CliTest, ABackupInsideTheStoreOrWithoutANameIsRefused) {
+  ASSERT_EQ(Run("ingest " NOXSYNC_SAMPLES + Db()).exit_code, 0);
+  CommandResult r = Run("backup " + dir_.Sub("store/copy") + Db());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "backup folder " + dir_.Sub("store/copy") + " is inside the store " + dir_.Sub("store") +
+                                  ", which it would be lost with; name a folder outside it"))
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("store/copy")));
+  // Through a symbolic link to the store, and as the store's own name.
+  std::filesystem::create_directory_symlink(dir_.Sub("store"), dir_.Sub("link"));
+  EXPECT_EQ(Run("backup " + dir_.Sub("link/copy") + Db()).exit_code, 2);
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("store/copy")));
+  r = Run("backup " + dir_.Sub("store") + Db());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "is inside the store")) << r.err;
+  r = Run("backup ''" + Db());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "the backup folder's name is empty")) << r.err;
+  // Beside the store is fine.
+  r = Run("backup " + dir_.Sub("copy") + Db());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "chain verified")) << r.out;
+}
+
 TEST_F(CliTest, VerifyNamesTheTamperedSeqAndExitsOne) {
   ASSERT_EQ(Run("ingest " NOXSYNC_SAMPLES + Db()).exit_code, 0);
   {
