@@ -19,9 +19,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <cstdarg>
+#include <cstdio>
 #include <charconv>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <filesystem>
 #include <limits>
@@ -233,13 +237,58 @@ Status CheckFreeSpace(const std::string& path, uint64_t reserve, uint64_t incomi
                          "and run the command again");
 }
 
+// RocksDB's own warnings and errors (write stalls, background I/O errors),
+// appended to LOG in the store's folder as RocksDB's file logger did. That
+// logger ends the process (an assertion Debian's build of RocksDB keeps) on
+// the first line written after one failed, so a disk that filled up turned
+// `noxsync backup`'s "disk full" into SIGABRT; this one loses the line. What
+// a failure means reaches the user through the Status of the call that
+// failed, so nothing here goes to the console. Readers (`path` empty) keep
+// nothing: their instance lives in a scratch folder removed at close.
+class RocksLogFile : public rocksdb::Logger {
+ public:
+  explicit RocksLogFile(std::string path) : rocksdb::Logger(rocksdb::WARN_LEVEL), path_(std::move(path)) {}
+  ~RocksLogFile() override {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  void Logv(const char* format, va_list ap) override { Logv(rocksdb::INFO_LEVEL, format, ap); }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (path_.empty() || level < GetInfoLogLevel() || level == rocksdb::HEADER_LEVEL) return;
+    char line[1024];
+    int n = std::vsnprintf(line, sizeof line, format, ap);
+    size_t len = std::min<size_t>(n < 0 ? 0 : static_cast<size_t>(n), sizeof line - 1);
+    while (len > 0 && line[len - 1] == '\n') --len;
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t secs = std::chrono::system_clock::to_time_t(now);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    std::lock_guard lock(mu_);
+    if (file_ == nullptr) {
+      // Kept to about 16 MiB: the one before goes to LOG.old.
+      std::error_code ec;
+      if (fs::file_size(path_, ec) > (16u << 20) && !ec) fs::rename(path_, path_ + ".old", ec);
+      file_ = std::fopen(path_.c_str(), "a");
+      if (file_ == nullptr) return;
+    }
+    std::fprintf(file_, "%s %s %.*s\n", stamp, level >= rocksdb::ERROR_LEVEL ? "error" : "warning",
+                 static_cast<int>(len), line);
+    std::fflush(file_);  // a full disk loses the line, not the process
+  }
+
+ private:
+  const std::string path_;
+  std::mutex mu_;
+  std::FILE* file_ = nullptr;
+};
+
 Status OpenDb(EventLog::Impl* impl, bool for_write) {
   rocksdb::DBOptions dbo;
+  dbo.info_log = std::make_shared<RocksLogFile>(for_write ? (fs::path(impl->path) / "LOG").string() : "");
   dbo.create_if_missing = for_write;
   dbo.create_missing_column_families = for_write;
   dbo.max_background_jobs = 2;
-  dbo.info_log_level = rocksdb::WARN_LEVEL;
-  dbo.keep_log_file_num = 3;
   // No recycle_log_file_num: RocksDB 7.8 sets it back to 0 under the default
   // point-in-time WAL recovery (the OPTIONS file says so), and the only mode
   // that keeps it skips corrupt records anywhere in the log. So each WAL
@@ -493,14 +542,38 @@ Status EventLog::CopyTo(const std::string& dest, uint64_t* records) const {
   if (fs::exists(dest, ec) && !fs::is_empty(dest, ec)) {
     return Status::InvalidArgument("backup folder " + dest + " is not empty; name a new folder");
   }
+  const bool created = !fs::exists(dest, ec);
   auto out = std::make_unique<Impl>();
   out->path = dest;
   out->writable = true;
   fs::create_directories(dest, ec);
   if (ec) return Status::IOError("cannot create backup folder " + dest + ": " + ec.message());
   if (Status s = AcquireLock(out.get()); !s.ok()) return s;
-  if (Status s = OpenDb(out.get(), true); !s.ok()) return s;
+  // From here the folder is ours. What was written is no backup if any step
+  // fails: it goes, rather than keep the space a full disk needs and pass
+  // for a copy later. The folder was new or empty, so all in it is ours.
+  auto discard = [&](const Status& failed) {
+    out.reset();
+    std::error_code rm;
+    if (created) {
+      fs::remove_all(dest, rm);
+    } else {
+      for (const auto& entry : fs::directory_iterator(dest, rm)) fs::remove_all(entry.path(), rm);
+    }
+    return Status(failed.code(), failed.message() + (rm ? "; what was copied is still in " + dest + " (" +
+                                                              rm.message() + "): delete it"
+                                                        : "; nothing of the copy was kept"));
+  };
+  if (Status s = OpenDb(out.get(), true); !s.ok()) return discard(s);
 
+  // The store is only read: a write that fails is the backup's disk.
+  auto write_failed = [&dest](const rocksdb::Status& ws) {
+    std::string msg = "writing the backup in " + dest + ": " + ws.ToString();
+    if (ws.ToString().find("No space left") != std::string::npos) {
+      msg += " (the disk of " + dest + " is full: free space there, or name a folder on another disk)";
+    }
+    return Status::IOError(msg);
+  };
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;
   const rocksdb::Snapshot* snap = impl_->writable ? impl_->db->GetSnapshot() : nullptr;
@@ -517,7 +590,7 @@ Status EventLog::CopyTo(const std::string& dest, uint64_t* records) const {
       if (batch.GetDataSize() > (4u << 20)) {
         rocksdb::Status ws = out->db->Write(rocksdb::WriteOptions(), &batch);
         if (!ws.ok()) {
-          result = FromRocks(ws, "writing the backup in " + dest);
+          result = write_failed(ws);
           break;
         }
         batch.Clear();
@@ -526,7 +599,7 @@ Status EventLog::CopyTo(const std::string& dest, uint64_t* records) const {
     if (result.ok() && !it->status().ok()) result = FromRocks(it->status(), "reading " + impl_->path + " for a backup");
     if (result.ok() && batch.Count() > 0) {
       rocksdb::Status ws = out->db->Write(rocksdb::WriteOptions(), &batch);
-      if (!ws.ok()) result = FromRocks(ws, "writing the backup in " + dest);
+      if (!ws.ok()) result = write_failed(ws);
     }
   }
   if (snap) impl_->db->ReleaseSnapshot(snap);
@@ -535,9 +608,9 @@ Status EventLog::CopyTo(const std::string& dest, uint64_t* records) const {
     fo.wait = true;
     rocksdb::Status fs_ = out->db->Flush(fo, out->handles);
     if (fs_.ok()) fs_ = out->db->SyncWAL();
-    if (!fs_.ok()) result = FromRocks(fs_, "flushing the backup in " + dest);
+    if (!fs_.ok()) result = write_failed(fs_);
   }
-  return result;
+  return result.ok() ? result : discard(result);
 }
 
 Status EventLog::Flush() {

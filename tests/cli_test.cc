@@ -4,9 +4,12 @@
 #include <boost/json.hpp>
 
 #include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <rocksdb/db.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 
 #include <fstream>
@@ -306,6 +309,50 @@ TEST_F(CliTest, ABackupInsideTheStoreOrWithoutANameIsRefused) {
   r = Run("backup " + dir_.Sub("copy") + Db());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(Contains(r.out, "chain verified")) << r.out;
+}
+
+// A backup whose disk fills up or refuses a write says so, exits 1, and
+// leaves nothing that could pass for a copy. A full disk used to end it with
+// SIGABRT (RocksDB's LOG writer asserts after a failed write).
+TEST_F(CliTest, ABackupThatCannotBeWrittenFailsCleanlyAndKeepsNothing) {
+  ASSERT_EQ(Run("ingest " NOXSYNC_SAMPLES + Db()).exit_code, 0);
+  // Files over 64 KiB refused (EFBIG), as any user can arrange.
+  const std::string dest = dir_.Sub("copy");
+  const std::string cmd = "trap '' XFSZ; ulimit -f 64; exec " + std::string(NOXSYNC_BIN) + " backup " + dest + Db() +
+                          " >" + dir_.Sub("out") + " 2>" + dir_.Sub("err");
+  int status = std::system(("sh -c \"" + cmd + "\"").c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << "ended by a signal: " << testing::ReadFile(dir_.Sub("err"));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  std::string err = testing::ReadFile(dir_.Sub("err"));
+  EXPECT_TRUE(Contains(err, "noxsync: backup failed: writing the backup in " + dest)) << err;
+  EXPECT_TRUE(Contains(err, "; nothing of the copy was kept")) << err;
+  EXPECT_FALSE(std::filesystem::exists(dest));
+  // An empty folder given stays, empty.
+  std::filesystem::create_directory(dest);
+  status = std::system(("sh -c \"" + cmd + "\"").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_TRUE(std::filesystem::is_empty(dest));
+
+  // A disk that is really full: a 1 MiB tmpfs, where this test may mount one.
+  const std::string small = dir_.Sub("small");
+  std::filesystem::create_directory(small);
+  if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=1m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << std::strerror(errno)
+                 << "): the full-disk case was not run, only the refused write above";
+  }
+  {
+    // 768 KiB of the 1 MiB: room for the copy to start, not to finish.
+    std::ofstream fill(small + "/fill");
+    std::string block(768 << 10, 'x');
+    fill.write(block.data(), block.size());
+  }
+  CommandResult r = Run("backup " + small + "/copy" + Db());
+  ::umount2(small.c_str(), MNT_DETACH);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(Contains(r.err, "is full: free space there, or name a folder on another disk); nothing of the copy was "
+                              "kept"))
+      << r.err;
 }
 
 TEST_F(CliTest, VerifyNamesTheTamperedSeqAndExitsOne) {
