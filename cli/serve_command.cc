@@ -451,6 +451,7 @@ struct ServeState {
   const Clock* clock = nullptr;
   std::atomic<bool> shutting_down{false};
   std::atomic<bool> store_failed{false};
+  std::atomic<int64_t> disk_full_logged_us{0};  // when a refusal for a full disk was last logged
   std::vector<Hash> token_digests;  // SHA-256 of each token, for constant-time compare
   const WebhookSigner* signer = nullptr;                     // keyed with the webhook secret
   const WebhookSigner* previous_signer = nullptr;            // webhook_previous_secret, if set
@@ -684,6 +685,17 @@ class Api {
     auto results = std::make_shared<std::vector<IngestResult>>();
     uint64_t ticket = 0;
     Status s = s_->ingestor->Submit(lines, "webhook " + req.request_id, results.get(), &ticket);
+    if (s.code() == Status::Code::kUnavailable) {
+      // The disk is nearly full: nothing of the request was decided, and it
+      // is taken once space is freed, without a restart. Said in the log
+      // once a minute at most, not once per webhook onto that same disk.
+      const int64_t now = s_->clock->NowMicros();
+      int64_t last = s_->disk_full_logged_us;
+      if ((last == 0 || now - last >= 60'000'000) && s_->disk_full_logged_us.compare_exchange_strong(last, now)) {
+        spdlog::warn("serve: webhooks refused with 503 until space is freed: {}", s.message());
+      }
+      return respond(RetryLater(s.message()));
+    }
     if (!s.ok()) {
       s_->store_failed = true;
       spdlog::error("serve: request {}: the store refused the events: {}", req.request_id, s.message());
@@ -745,6 +757,9 @@ class Api {
   HttpResponse Ready() {
     json::array problems;
     if (s_->store_failed) problems.push_back(json::string("store: a write failed; restart noxsync (see its log)"));
+    if (Status room = s_->log->CheckRoom(0); !room.ok()) {
+      problems.push_back(json::string("store: " + room.message()));
+    }
     if (s_->shutting_down) problems.push_back(json::string("shutting down"));
     int64_t now = s_->clock->NowMicros();
     int64_t window = std::max<int64_t>(3 * s_->config->sync.poll_interval_us, 180'000'000);

@@ -37,6 +37,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 constexpr const char* kCfNames[kCfCount] = {
     "log", "by_incident", "by_event", "by_ticket", "incidents", "by_fingerprint", "outbox", "meta", "tickets"};
 // The first CF RocksDB insists on; noxsync keeps nothing in it.
@@ -180,6 +185,14 @@ struct EventLog::Impl {
   ChainHead head;                 // as of durable_ticket
   int64_t bucket_max = INT64_MIN;  // of the time index's open bucket; writer only
   std::atomic<uint64_t> free_reserve{0};
+  // The free bytes last read (by the writer before each group, or by
+  // CheckRoom), and when (steady clock, µs), for CheckRoom.
+  mutable std::atomic<uint64_t> free_seen{std::numeric_limits<uint64_t>::max()};
+  mutable std::atomic<int64_t> free_seen_us{0};
+  void SawFree(uint64_t bytes) const {
+    free_seen = bytes;
+    free_seen_us = SteadyMicros();
+  }
   std::thread writer;
 
   rocksdb::ColumnFamilyHandle* H(Cf cf) const { return handles[static_cast<int>(cf)]; }
@@ -223,19 +236,38 @@ struct EventLog::Impl {
 
 namespace {
 
-// Refuses to write `incoming` bytes when that would leave less than the
-// configured reserve on the store's file system.
-Status CheckFreeSpace(const std::string& path, uint64_t reserve, uint64_t incoming) {
+// Free bytes on the file system of `path`; UINT64_MAX when it cannot tell
+// (the write will say).
+uint64_t FreeBytes(const std::string& path) {
   struct statvfs st{};
-  if (::statvfs(path.c_str(), &st) != 0) return Status::Ok();  // cannot tell: let the write say
-  uint64_t free_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
-  if (free_bytes >= reserve + incoming) return Status::Ok();
-  return Status::IOError("the disk of store " + path + " is almost full: " + std::to_string(free_bytes >> 20) +
-                         " MiB free, and noxsync keeps at least " + std::to_string(reserve >> 20) +
-                         " MiB free so the store can flush and compact. Nothing of this batch was stored; "
-                         "everything acknowledged before it is safe. Free space (or move the store with --db) "
-                         "and run the command again");
+  if (::statvfs(path.c_str(), &st) != 0) return std::numeric_limits<uint64_t>::max();
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
 }
+
+std::string AlmostFull(const std::string& path, uint64_t free_bytes, uint64_t reserve) {
+  return "the disk of store " + path + " is almost full: " + std::to_string(free_bytes >> 20) +
+         " MiB free, and noxsync keeps at least " + std::to_string(reserve >> 20) +
+         " MiB free so the store can flush and compact. Nothing of this batch was stored; everything "
+         "acknowledged before it is safe. Free space (or move the store with --db) and ";
+}
+
+// Refuses to write `incoming` bytes when that would leave less than the
+// configured reserve on the store's file system. *seen: the free bytes read.
+Status CheckFreeSpace(const std::string& path, uint64_t reserve, uint64_t incoming, uint64_t* seen = nullptr) {
+  const uint64_t free_bytes = FreeBytes(path);
+  if (seen != nullptr) *seen = free_bytes;
+  if (free_bytes >= reserve + incoming) return Status::Ok();
+  return Status::IOError(AlmostFull(path, free_bytes, reserve) + "run the command again");
+}
+
+// EventLog::CheckRoom turns a batch away while the free space is within
+// this of the reserve: more than the writer's largest group, so its own
+// check, a moment later, does not refuse what was let through.
+constexpr uint64_t kRoomMargin = 32ull << 20;
+// How long a reading of the free space serves CheckRoom: to fill the margin
+// in that time, something else would have to write 640 MB/s.
+constexpr int64_t kFreshFreeUs = 50'000;
+
 
 // RocksDB's own warnings and errors (write stalls, background I/O errors),
 // appended to LOG in the store's folder as RocksDB's file logger did. That
@@ -427,7 +459,9 @@ Result<std::unique_ptr<EventLog>> EventLog::OpenForWrite(const std::string& path
   fs::create_directories(path, ec);
   if (ec) return Status::IOError("cannot create store folder " + path + ": " + ec.message());
   if (Status s = AcquireLock(impl.get()); !s.ok()) return s;
-  if (Status s = CheckFreeSpace(path, options.min_free_bytes, 0); !s.ok()) return s;
+  uint64_t free_bytes = 0;
+  if (Status s = CheckFreeSpace(path, options.min_free_bytes, 0, &free_bytes); !s.ok()) return s;
+  impl->SawFree(free_bytes);
   if (Status s = OpenDb(impl.get(), true); !s.ok()) return s;
 
   // The head in meta and the last log record are written in one batch; if they
@@ -514,6 +548,21 @@ Status EventLog::WaitFor(uint64_t ticket) {
   });
   if (impl_->durable_ticket >= ticket) return Status::Ok();
   return impl_->failure;
+}
+
+Status EventLog::CheckRoom(uint64_t incoming) const {
+  const uint64_t reserve = impl_->free_reserve.load();
+  const uint64_t need = reserve + incoming + kRoomMargin;
+  // A reading a busy writer took a moment ago serves; an older one (the
+  // disk may have filled from elsewhere while the store was idle), or one
+  // that is short (space may have been freed since), is taken again.
+  if (impl_->free_seen.load() >= need && SteadyMicros() - impl_->free_seen_us.load() < kFreshFreeUs) {
+    return Status::Ok();
+  }
+  const uint64_t now_free = FreeBytes(impl_->path);
+  impl_->SawFree(now_free);
+  if (now_free >= need) return Status::Ok();
+  return Status::Unavailable(AlmostFull(impl_->path, now_free, reserve + kRoomMargin) + "send the events again");
 }
 
 bool EventLog::Settled(uint64_t ticket) const {
@@ -708,7 +757,10 @@ Status EventLog::Impl::WriteGroup(std::deque<Step>* group, ChainHead* head_out) 
     }
   }
   batch.Put(H(Cf::kMeta), kMetaChainHead, EncodeHead(h));
-  if (Status fs = CheckFreeSpace(path, free_reserve.load(), batch.GetDataSize()); !fs.ok()) return fs;
+  uint64_t seen = 0;
+  Status fs = CheckFreeSpace(path, free_reserve.load(), batch.GetDataSize(), &seen);
+  SawFree(seen);
+  if (!fs.ok()) return fs;
   rocksdb::WriteOptions wo;
   wo.sync = options.sync;
   rocksdb::Status s = db->Write(wo, &batch);

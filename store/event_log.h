@@ -120,6 +120,16 @@ class EventLog {
   // the log has failed (WaitFor then says why). Does not block.
   bool Settled(uint64_t ticket) const;
   Status Append(Step step) { return WaitFor(Submit(std::move(step))); }
+  // Unavailable, and nothing changed, when a Step of about `incoming` bytes
+  // could take the store's disk near EventLogOptions::min_free_bytes; OK
+  // otherwise. A caller asks before it builds a Step: the writer refuses one
+  // that would pass the reserve too, but a refused Step fails the log for
+  // good (see WaitFor), while a caller turned away here sends again once
+  // space is freed. Uses the free space the writer last read, reading it
+  // again only when that is short; refuses with a margin above the writer's
+  // own check, so a Step let through here is not refused there unless
+  // something else fills the disk meanwhile.
+  Status CheckRoom(uint64_t incoming) const;
   // Blocks until every Step submitted so far is durable.
   Status Flush();
 

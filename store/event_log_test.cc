@@ -458,6 +458,22 @@ TEST(EventLog, NearlyFullDiskRefusesTheWriteWithAClearMessageAndKeepsWhatWasStor
   EXPECT_EQ(AllSeqs(**reader).size(), 4u);
 }
 
+// CheckRoom says so before a Step is built, and changes nothing: the log
+// takes Steps again once there is room, unlike after a refused write.
+TEST(EventLog, CheckRoomTurnsAwayWithoutFailingTheLog) {
+  TempDir dir;
+  auto log = EventLog::OpenForWrite(dir.path(), EventLogOptions{});
+  ASSERT_TRUE(log.ok());
+  EXPECT_TRUE((*log)->CheckRoom(1000).ok());
+  (*log)->SetFreeSpaceReserve(1ull << 62);
+  Status s = (*log)->CheckRoom(1000);
+  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.message();
+  EXPECT_NE(s.message().find("the disk of store " + dir.path() + " is almost full"), std::string::npos) << s.message();
+  (*log)->SetFreeSpaceReserve(0);
+  EXPECT_TRUE((*log)->CheckRoom(1000).ok());  // read again at once, not when a write comes
+  EXPECT_TRUE((*log)->Append(OneRecord("after", "", "{}")).ok());
+}
+
 TEST(EventLog, MutationsAreWrittenWithTheirRecords) {
   TempDir dir;
   auto log = OpenWriter(dir.path());

@@ -69,6 +69,9 @@ class Ingestor {
 
   // Parses, decides and queues the batch as one Step; *ticket is what to wait
   // for (0 when there is nothing to wait for). results[i] answers lines[i].
+  // Unavailable, with nothing decided, while the store's disk is nearly full
+  // (EventLog::CheckRoom): the same batch may be submitted again later. Any
+  // other failure leaves the Ingestor refusing every later batch.
   Status Submit(const std::vector<IngestLine>& lines, std::string_view source,
                 std::vector<IngestResult>* results, uint64_t* ticket);
 

@@ -299,6 +299,32 @@ TEST_F(IngestorTest, AFailedDecisionStopsTheIngestorRatherThanTrustHalfStagedRow
   EXPECT_EQ(res[0].kind, IngestResult::Kind::kAccepted);
 }
 
+// A nearly full disk turns a batch away before anything is decided, so the
+// same batch is taken once space is freed, by the same Ingestor, with the
+// ids it would have had.
+TEST_F(IngestorTest, ANearlyFullDiskTurnsTheBatchAwayAndTakesItOnceSpaceIsFreed) {
+  auto first = Ingest({EventJson("evt_1", "2026-03-20T14:32:00Z")});
+  ASSERT_EQ(first[0].incident, "inc_00000001");
+  const std::vector<IngestLine> batch{{EventJson("evt_2", "2026-03-20T14:33:00Z", "bob@acme.fr"), 1},
+                                      {EventJson("evt_1", "2026-03-20T14:32:00Z"), 2}};
+  log_->SetFreeSpaceReserve(1ull << 62);  // more than any disk has: as good as full
+  std::vector<IngestResult> res;
+  uint64_t ticket = 0;
+  Status s = ingestor_->Submit(batch, "t", &res, &ticket);
+  ASSERT_EQ(s.code(), Status::Code::kUnavailable) << s.message();
+  EXPECT_NE(s.message().find("is almost full"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("send the events again"), std::string::npos) << s.message();
+  EXPECT_EQ(Records().size(), 2u);
+
+  log_->SetFreeSpaceReserve(0);
+  ASSERT_TRUE(ingestor_->Ingest(batch, "t", &res).ok());
+  ASSERT_EQ(res.size(), 2u);
+  EXPECT_EQ(res[0].kind, IngestResult::Kind::kAccepted);
+  EXPECT_EQ(res[0].incident, "inc_00000002");  // no id was spent on the refusal
+  EXPECT_EQ(res[1].kind, IngestResult::Kind::kDuplicate);
+  EXPECT_EQ(Records().size(), 4u);
+}
+
 TEST_F(IngestorTest, ConcurrentIngestFromManyThreadsLosesAndRepeatsNothing) {
   constexpr int kThreads = 32, kPerThread = 20;
   std::vector<std::thread> threads;

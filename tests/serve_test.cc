@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1228,6 +1229,49 @@ TEST_F(Serve, ABackupTakenDuringIngestVerifiesAndRestores) {
   auto again = testing::RunNoxsync("backup " + dir_.Sub("backup") + " --db " + dir_.Sub("store"), dir_.path());
   EXPECT_EQ(again.exit_code, 2);
   EXPECT_NE(again.err.find("is not empty"), std::string::npos);
+}
+
+// A disk that fills up while serve runs turns webhooks away with 503 and
+// makes /readyz say why; once space is freed they are taken again, without a
+// restart, and nothing acknowledged is lost. Needs a small tmpfs, which only
+// root may mount: skipped elsewhere (the Ingestor's and the store's own tests
+// cover the same refusal through the reserve).
+TEST_F(Serve, ADiskThatFillsUpTurnsWebhooksAwayUntilSpaceIsFreed) {
+  const std::string store = dir_.Sub("store");
+  std::filesystem::create_directory(store);
+  if (::mount("tmpfs", store.c_str(), "tmpfs", 0, "size=320m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (" << std::strerror(errno) << ")";
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{store};
+  Start();
+  auto c = Client();
+  ASSERT_EQ(Post(*c, Event("evt_d1")).status, 202);
+  {
+    // Everything but a few MiB: under the 128 MiB noxsync keeps free.
+    std::ofstream fill(store + "/fill");
+    std::string block(1 << 20, 'x');
+    while (fill.write(block.data(), block.size())) {
+    }
+  }
+  auto refused = Post(*c, Event("evt_d2", "bob@acme.fr"));
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_NE(refused.body.find("is almost full"), std::string::npos) << refused.body;
+  auto ready = Call(*c, "GET", "/readyz", nullptr);
+  EXPECT_EQ(ready.status, 503) << ready.body;
+  EXPECT_NE(ready.body.find("is almost full"), std::string::npos) << ready.body;
+
+  std::filesystem::remove(store + "/fill");
+  auto taken = Post(*c, Event("evt_d2", "bob@acme.fr"));
+  EXPECT_EQ(taken.status, 202) << taken.body;
+  EXPECT_NE(taken.body.find(R"("incident":"inc_00000002")"), std::string::npos) << taken.body;
+  EXPECT_EQ(Call(*c, "GET", "/readyz", nullptr).status, 200);
+  EXPECT_EQ(Stop(), 0);
+  auto verify = testing::RunNoxsync("verify --db " + store, dir_.path());
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_NE(verify.out.find("4 records"), std::string::npos) << verify.out;
 }
 
 TEST_F(Serve, TicketsAreMadeAndMetricsAreValidPrometheusText) {
