@@ -1,4 +1,5 @@
 #include "store/event_log.h"
+#include "store/rocks_log_file.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -19,13 +20,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
-#include <cstdarg>
-#include <cstdio>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <ctime>
 #include <deque>
 #include <filesystem>
 #include <limits>
@@ -261,59 +259,14 @@ Status CheckFreeSpace(const std::string& path, uint64_t reserve, uint64_t incomi
 }
 
 // EventLog::CheckRoom turns a batch away while the free space is within
-// this of the reserve: more than the writer's largest group, so its own
-// check, a moment later, does not refuse what was let through.
+// this of the reserve, so the writer's own check, a moment later, does not
+// refuse what was let through: a group of webhooks takes a few hundred KiB.
+// Many bodies of the largest size at once could still pass it together, and
+// the writer then fails the log as it did before CheckRoom.
 constexpr uint64_t kRoomMargin = 32ull << 20;
 // How long a reading of the free space serves CheckRoom: to fill the margin
 // in that time, something else would have to write 640 MB/s.
 constexpr int64_t kFreshFreeUs = 50'000;
-
-
-// RocksDB's own warnings and errors (write stalls, background I/O errors),
-// appended to LOG in the store's folder as RocksDB's file logger did. That
-// logger ends the process (an assertion Debian's build of RocksDB keeps) on
-// the first line written after one failed, so a disk that filled up turned
-// `noxsync backup`'s "disk full" into SIGABRT; this one loses the line. What
-// a failure means reaches the user through the Status of the call that
-// failed, so nothing here goes to the console. Readers (`path` empty) keep
-// nothing: their instance lives in a scratch folder removed at close.
-class RocksLogFile : public rocksdb::Logger {
- public:
-  explicit RocksLogFile(std::string path) : rocksdb::Logger(rocksdb::WARN_LEVEL), path_(std::move(path)) {}
-  ~RocksLogFile() override {
-    if (file_ != nullptr) std::fclose(file_);
-  }
-  void Logv(const char* format, va_list ap) override { Logv(rocksdb::INFO_LEVEL, format, ap); }
-  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
-    if (path_.empty() || level < GetInfoLogLevel() || level == rocksdb::HEADER_LEVEL) return;
-    char line[1024];
-    int n = std::vsnprintf(line, sizeof line, format, ap);
-    size_t len = std::min<size_t>(n < 0 ? 0 : static_cast<size_t>(n), sizeof line - 1);
-    while (len > 0 && line[len - 1] == '\n') --len;
-    const auto now = std::chrono::system_clock::now();
-    const std::time_t secs = std::chrono::system_clock::to_time_t(now);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    std::lock_guard lock(mu_);
-    if (file_ == nullptr) {
-      // Kept to about 16 MiB: the one before goes to LOG.old.
-      std::error_code ec;
-      if (fs::file_size(path_, ec) > (16u << 20) && !ec) fs::rename(path_, path_ + ".old", ec);
-      file_ = std::fopen(path_.c_str(), "a");
-      if (file_ == nullptr) return;
-    }
-    std::fprintf(file_, "%s %s %.*s\n", stamp, level >= rocksdb::ERROR_LEVEL ? "error" : "warning",
-                 static_cast<int>(len), line);
-    std::fflush(file_);  // a full disk loses the line, not the process
-  }
-
- private:
-  const std::string path_;
-  std::mutex mu_;
-  std::FILE* file_ = nullptr;
-};
 
 Status OpenDb(EventLog::Impl* impl, bool for_write) {
   rocksdb::DBOptions dbo;
