@@ -585,9 +585,11 @@ class Api {
   // the route. Every token is compared, in constant time, whatever matches.
   std::optional<HttpResponse> Authorize(const HttpRequest& req, Role need) {
     std::string auth = req.Header("authorization");
-    const std::string prefix = "Bearer ";
+    const std::string_view prefix = "bearer ";  // the scheme's name is case-insensitive (RFC 9110, 11.1)
     std::optional<size_t> match;
-    if (auth.size() > prefix.size() && auth.compare(0, prefix.size(), prefix) == 0) {
+    if (auth.size() > prefix.size() &&
+        std::equal(prefix.begin(), prefix.end(), auth.begin(),
+                   [](char want, char got) { return want == std::tolower(static_cast<unsigned char>(got)); })) {
       auto digest = Sha256(std::string_view(auth).substr(prefix.size()));
       for (size_t i = 0; i < s_->token_digests.size(); ++i) {
         if (CRYPTO_memcmp(digest.data(), s_->token_digests[i].data(), digest.size()) == 0) match = i;

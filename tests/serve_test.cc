@@ -291,6 +291,17 @@ TEST_F(Serve, EveryRouteChecksTheTokenAndItsRole) {
   EXPECT_EQ(nope.status, 404);
   EXPECT_NE(nope.body.find("use summary (the whole report), tickets_created, "), std::string::npos) << nope.body;
   EXPECT_NE(nope.body.find(", trend, sla_breaches\""), std::string::npos) << nope.body;
+  // The scheme's name is case-insensitive; the token is not.
+  EXPECT_EQ(Call(*c, "GET", "/v1/audit/head", nullptr, "", {{"Authorization", std::string("bearer ") + kRead}}).status,
+            200);
+  EXPECT_EQ(Call(*c, "GET", "/v1/audit/head", nullptr, "", {{"Authorization", std::string("BEARER ") + kRead}}).status,
+            200);
+  std::string upper(kRead);
+  for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  ASSERT_NE(upper, kRead);
+  EXPECT_EQ(Call(*c, "GET", "/v1/audit/head", nullptr, "", {{"Authorization", "Bearer " + upper}}).status, 401);
+  EXPECT_EQ(Call(*c, "GET", "/v1/audit/head", nullptr, "", {{"Authorization", std::string("Basic ") + kRead}}).status,
+            401);
   // The webhook wants the ingest role, even from an operator.
   EXPECT_EQ(Post(*c, Event("evt_b"), 0, "application/x-ndjson", kOperate).status, 403);
   EXPECT_EQ(Post(*c, Event("evt_b"), 0, "application/x-ndjson", nullptr).status, 401);
