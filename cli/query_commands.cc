@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "cli/args.h"
@@ -318,7 +319,9 @@ docs/reports.md for how each figure is counted.
                         the whole day as --until)
   --format F            text (default), json, csv, or html (one file with
                         inline SVG charts, nothing fetched from the network)
-  --out FILE            write there instead of standard output
+  --out FILE            write there instead of standard output; without
+                        --format, FILE's ending (.json, .csv, .html)
+                        chooses the format
 
 Exit: 0 written, 1 the store or the file failed, 2 usage.
 )";
@@ -333,7 +336,17 @@ int RunReport(const Argv& argv) {
   if (!args.positional().empty()) return Fail(kExitUsage, std::string("report takes no argument\n") + kReportUsage);
   ReportRange range;
   if (!ParseTimeRange(args, &range.since_us, &range.until_us, &err)) return Fail(kExitUsage, err);
-  std::string format = args.Given("--format") ? args.Get("--format") : "text";
+  // Without --format, a file named *.json, *.csv or *.html gets that format:
+  // text in a file called report.csv would open as one broken column.
+  std::string format = "text";
+  if (args.Given("--format")) {
+    format = args.Get("--format");
+  } else if (args.Given("--out")) {
+    std::string ext = std::filesystem::path(args.Get("--out")).extension().string();
+    for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (ext == ".json" || ext == ".csv" || ext == ".html") format = ext.substr(1);
+    if (ext == ".htm") format = "html";
+  }
   std::string (*render)(const Report&) = format == "text"   ? ReportText
                                          : format == "json" ? ReportJson
                                          : format == "csv"  ? ReportCsv
@@ -357,12 +370,18 @@ int RunReport(const Argv& argv) {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     f.write(text.data(), static_cast<std::streamsize>(text.size()));
     f.flush();
-    if (!f) return Fail(kExitFailure, "cannot write " + tmp + ": " + std::strerror(errno));
+    if (!f) {
+      const std::string why = std::strerror(errno);
+      std::remove(tmp.c_str());
+      return Fail(kExitFailure, "cannot write " + tmp + ": " + why);
+    }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Fail(kExitFailure, "cannot write " + path + ": " + std::strerror(errno));
+    const std::string why = std::strerror(errno);
+    std::remove(tmp.c_str());
+    return Fail(kExitFailure, "cannot write " + path + ": " + why);
   }
-  std::fprintf(stderr, "report written to %s\n", path.c_str());
+  std::fprintf(stderr, "report (%s) written to %s\n", format.c_str(), path.c_str());
   return kExitOk;
 }
 

@@ -401,6 +401,25 @@ TEST(ReportCommand, WritesEachFormatAndRefusesAnUnknownOne) {
   auto html = testing::RunNoxsync("report --format html --out " + dir.Sub("r.html") + db, dir.path());
   EXPECT_EQ(html.exit_code, 0) << html.err;
   EXPECT_NE(testing::ReadFile(dir.Sub("r.html")).find("<svg"), std::string::npos);
+  // Without --format, the file's ending chooses; --format wins over it.
+  auto by_name = testing::RunNoxsync("report --out " + dir.Sub("r.CSV") + db, dir.path());
+  EXPECT_EQ(by_name.exit_code, 0) << by_name.err;
+  EXPECT_NE(by_name.err.find("report (csv) written to " + dir.Sub("r.CSV")), std::string::npos) << by_name.err;
+  EXPECT_EQ(testing::ReadFile(dir.Sub("r.CSV")).rfind("section,key,value,unit\n", 0), 0u);
+  ASSERT_EQ(testing::RunNoxsync("report --out " + dir.Sub("r.json") + db, dir.path()).exit_code, 0);
+  EXPECT_EQ(boost::json::parse(testing::ReadFile(dir.Sub("r.json"))).at("summary").at("incidents").to_number<int64_t>(),
+            192);
+  ASSERT_EQ(testing::RunNoxsync("report --out " + dir.Sub("r.htm") + db, dir.path()).exit_code, 0);
+  EXPECT_EQ(testing::ReadFile(dir.Sub("r.htm")).rfind("<!DOCTYPE html>", 0), 0u);
+  ASSERT_EQ(testing::RunNoxsync("report --format text --out " + dir.Sub("t.csv") + db, dir.path()).exit_code, 0);
+  EXPECT_EQ(testing::ReadFile(dir.Sub("t.csv")).rfind("noxsync report:", 0), 0u);
+  ASSERT_EQ(testing::RunNoxsync("report --out " + dir.Sub("r.txt") + db, dir.path()).exit_code, 0);
+  EXPECT_EQ(testing::ReadFile(dir.Sub("r.txt")).rfind("noxsync report:", 0), 0u);
+  // A file that cannot be written leaves nothing half-written behind.
+  std::filesystem::create_directory(dir.Sub("taken.json"));
+  auto taken = testing::RunNoxsync("report --out " + dir.Sub("taken.json") + db, dir.path());
+  EXPECT_EQ(taken.exit_code, 1);
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("taken.json.tmp")));
   auto bad = testing::RunNoxsync("report --format xml" + db, dir.path());
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("use text, json, csv or html"), std::string::npos);
