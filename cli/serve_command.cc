@@ -1059,13 +1059,16 @@ class Api {
     Incident inc;
     if (!FindIncident(id, &inc)) return ErrorResponse(404, "no incident " + id);
     Status s;
+    bool changed = false;
     {
       std::lock_guard lock(*s_->engine_mu);  // the engine is one caller at a time
-      s = s_->engine->SetStatus(id, to, "noxys", note);
+      s = s_->engine->SetStatus(id, to, "noxys", note, &changed);
     }
     if (!s.ok()) return ErrorResponse(s.code() == Status::Code::kNotFound ? 404 : 500, s.message());
-    spdlog::info("serve: request {}: incident {} set to {}", req.request_id, id, IncidentStatusName(to));
-    return JsonResponse(200, json::object{{"incident", id}, {"status", IncidentStatusName(to)}});
+    if (changed) spdlog::info("serve: request {}: incident {} set to {}", req.request_id, id, IncidentStatusName(to));
+    // "changed": false when the incident already had that status: nothing
+    // was recorded, the note neither, and the caller is told so.
+    return JsonResponse(200, json::object{{"incident", id}, {"status", IncidentStatusName(to)}, {"changed", changed}});
   }
 
   HttpResponse TicketIncident(const std::string& backend, const std::string& key) {

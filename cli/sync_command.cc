@@ -278,9 +278,15 @@ int RunIncident(const Argv& argv) {
   EngineRun run;
   if (int rc = OpenEngine(config, args, "noxsync incident set-status", &run); rc != kExitOk) return rc;
   SyncEngine& engine = *run.engine;
-  Status s = engine.SetStatus(pos[1], to, "noxys", args.Get("--note"));
+  bool changed = false;
+  Status s = engine.SetStatus(pos[1], to, "noxys", args.Get("--note"), &changed);
   if (!s.ok()) return Fail(kExitFailure, s.message());
-  std::printf("%s is now %s\n", pos[1].c_str(), IncidentStatusName(to));
+  if (changed) {
+    std::printf("%s is now %s\n", pos[1].c_str(), IncidentStatusName(to));
+  } else {
+    std::printf("%s is already %s: nothing recorded%s\n", pos[1].c_str(), IncidentStatusName(to),
+                args.Given("--note") ? " (a note is kept with a change of status only)" : "");
+  }
   if (!run.setup.backends.empty()) {
     if (Status d = engine.DrainOutbox(); !d.ok()) return Fail(kExitFailure, d.message());
     std::printf("tickets moved: %llu\n", static_cast<unsigned long long>(engine.stats().transitions_applied));

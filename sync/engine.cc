@@ -635,13 +635,15 @@ Status SyncEngine::PushStatus(Step* step, const std::string& incident, IncidentS
 }
 
 Status SyncEngine::SetStatus(const std::string& incident, IncidentStatus to, const std::string& source,
-                             const std::string& note) {
+                             const std::string& note, bool* changed) {
+  if (changed != nullptr) *changed = false;
   GateScope gate(this);
   Incident inc;
   bool found = false;
   if (Status s = projector_.FindIncident(incident, &inc, &found); !s.ok()) return s;
   if (!found) return Status::NotFound("no incident " + incident);
   if (inc.status == to) return Status::Ok();
+  if (changed != nullptr) *changed = true;
   Step step;
   std::string payload;
   JsonText(&payload)

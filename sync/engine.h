@@ -87,9 +87,11 @@ class SyncEngine {
   Status Poll(const std::string& backend);
 
   // A status change made in Noxys (or by noxsync itself: "rule"): recorded,
-  // then pushed to every ticket of the incident through the outbox.
+  // then pushed to every ticket of the incident through the outbox. To the
+  // status the incident already has, nothing is recorded, the note neither:
+  // *changed (when given) says which it was.
   Status SetStatus(const std::string& incident, IncidentStatus to, const std::string& source,
-                   const std::string& note);
+                   const std::string& note, bool* changed = nullptr);
 
   // Records each SLA deadline passed (once per incident and deadline),
   // notifies and escalates (a comment on the tickets, a priority raised).

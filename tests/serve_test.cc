@@ -1306,8 +1306,15 @@ TEST_F(Serve, TicketsAreMadeAndMetricsAreValidPrometheusText) {
   EXPECT_NE(bad_note.body.find("note"), std::string::npos) << bad_note.body;
   auto set = Call(*c, "POST", "/v1/incidents/inc_00000001/status", kOperate, R"({"status":"Resolved","note":"done"})");
   EXPECT_EQ(set.status, 200) << set.body;
+  EXPECT_NE(set.body.find(R"("changed":true)"), std::string::npos) << set.body;
+  // To the status it already has: nothing recorded, and the answer says so
+  // rather than let the caller think its note is in the history.
+  auto same = Call(*c, "POST", "/v1/incidents/inc_00000001/status", kOperate, R"({"status":"Resolved","note":"again"})");
+  EXPECT_EQ(same.status, 200) << same.body;
+  EXPECT_NE(same.body.find(R"("changed":false)"), std::string::npos) << same.body;
   auto history = Call(*c, "GET", "/v1/incidents/inc_00000001/history", kRead);
   EXPECT_NE(history.body.find(R"(\"note\":\"done\")"), std::string::npos) << history.body;
+  EXPECT_EQ(history.body.find("again"), std::string::npos) << history.body;
   for (int i = 0; i < 100 && jira_->Issue("SEC-1")->status != 2; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

@@ -96,6 +96,12 @@ TEST_F(SyncCommands, TicketsStatusesBothWaysAndAReplayThatCreatesNoDuplicate) {
   auto set = Run("incident set-status inc_00000001 Resolved --note \"handled with Alice\" --config " + both);
   ASSERT_EQ(set.exit_code, 0) << set.err;
   EXPECT_NE(set.out.find("inc_00000001 is now Resolved"), std::string::npos);
+  auto same = Run("incident set-status inc_00000001 Resolved --note again --config " + both);
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_NE(same.out.find("inc_00000001 is already Resolved: nothing recorded (a note is kept with a change of status "
+                          "only)"),
+            std::string::npos)
+      << same.out;
   EXPECT_EQ(jira_->Issue("SEC-1")->status, 2);
   EXPECT_EQ(sn_->Record("INC0000001")->fields.at("state"), "6");
 
