@@ -78,6 +78,12 @@ ServiceConfig ReadServiceConfig(ConfigSection* s) {
     c.tokens.push_back(std::move(tok));
   }
   if (c.tokens.empty()) s->Error("tokens", "no API token: add at least one (an ingest token for Noxys)");
+  if (!c.tokens.empty() &&
+      std::none_of(c.tokens.begin(), c.tokens.end(), [](const ApiToken& t) { return t.role == Role::kIngest; })) {
+    // A store served for reading only is a fair use; more often the Noxys
+    // token was forgotten, and every webhook would get 403.
+    s->Warn("tokens", "no token has the ingest role: POST /v1/events refuses every webhook until one does");
+  }
   c.open_metrics = s->Bool("open_metrics", c.open_metrics);
   c.max_body_bytes = s->Int("max_body_bytes", c.max_body_bytes, 1024, 64ll << 20);
   c.max_events_per_request = s->Int("max_events_per_request", c.max_events_per_request, 1, 1'000'000);

@@ -390,6 +390,17 @@ TEST_F(Serve, ATokenGivenToTwoClientsIsAConfigurationError) {
             std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find(kSecret), std::string::npos) << r.err;
+
+  // No token for Noxys: a warning, since a store may be served for reading
+  // only; config check passes and says it.
+  std::ofstream(config) << R"({"service":{"listen":"127.0.0.1:0","webhook_secret":")" << kSecret
+                        << R"(","tokens":[{"name":"soc","token":")" << kRead << R"(","role":"read"}]}})";
+  r = testing::RunNoxsync("config check --config " + config, dir_.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: " + config + ": service.tokens: no token has the ingest role: POST /v1/events "
+                       "refuses every webhook until one does"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(Serve, TheWebhookSignatureIsCheckedAndAStaleOneRefused) {
