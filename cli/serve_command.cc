@@ -648,14 +648,27 @@ class Api {
     }
     if (auto bad = CheckSignature(req)) return respond(*bad);
     std::string type = req.Header("content-type");
-    type = type.substr(0, type.find(';'));
-    while (!type.empty() && type.back() == ' ') type.pop_back();
     for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const size_t semicolon = type.find(';');
+    std::string params = semicolon == std::string::npos ? "" : type.substr(semicolon + 1);
+    type = type.substr(0, semicolon);
+    while (!type.empty() && type.back() == ' ') type.pop_back();
     bool ndjson = type == "application/x-ndjson" || type == "application/ndjson";
     if (!ndjson && type != "application/json") {
       return respond(ErrorResponse(415, "content type \"" + type +
                                             "\" is not accepted: use application/json for one event or "
                                             "application/x-ndjson for several"));
+    }
+    // Events are UTF-8 (JSON's own rule); a body said to be in another
+    // charset would be refused line by line and kept as garbage.
+    if (size_t at = params.find("charset="); at != std::string::npos) {
+      std::string charset = params.substr(at + 8, params.find(';', at) - (at + 8));
+      charset.erase(std::remove_if(charset.begin(), charset.end(), [](char c) { return c == ' ' || c == '"'; }),
+                    charset.end());
+      if (charset != "utf-8" && charset != "utf8" && charset != "us-ascii") {
+        return respond(ErrorResponse(415, "charset \"" + charset.substr(0, 64) +
+                                              "\" is not accepted: send the events in UTF-8"));
+      }
     }
     std::vector<IngestLine> lines;
     // A byte order mark may open a body, as it may a file.

@@ -437,6 +437,11 @@ TEST_F(Serve, BodyLimitContentTypeAndMixedLinesAreAnsweredPerLine) {
   std::string big(5000, ' ');
   EXPECT_EQ(Post(*c, Event("evt_big") + big).status, 413);
   EXPECT_EQ(Post(*c, Event("evt_t"), 0, "text/plain").status, 415);
+  // Events are UTF-8: a body said to be in another charset is refused whole.
+  auto utf16 = Post(*c, Event("evt_t"), 0, "application/json; charset=UTF-16");
+  EXPECT_EQ(utf16.status, 415);
+  EXPECT_NE(utf16.body.find(R"(charset \"utf-16\" is not accepted: send the events in UTF-8)"), std::string::npos)
+      << utf16.body;
   {
     // Compressed bodies are refused whole, not parsed into rejected lines.
     std::string ts = std::to_string(SystemClock().NowMicros() / 1'000'000);
@@ -513,6 +518,9 @@ TEST_F(Serve, BodyLimitContentTypeAndMixedLinesAreAnsweredPerLine) {
                      {"X-Noxsync-Timestamp", ts},
                      {"X-Noxsync-Signature", "sha256=" + cli::WebhookSignature(kSecret, ts, Event("evt_identity"))}});
   EXPECT_EQ(plain.status, 202) << plain.body;
+  // UTF-8 named in any case or spelling is accepted.
+  EXPECT_EQ(Post(*c, Event("evt_u8", "u8@acme.fr"), 0, "Application/JSON; charset=\"utf-8\"").status, 202);
+  EXPECT_EQ(Post(*c, Event("evt_u8b", "u8b@acme.fr"), 0, "application/x-ndjson;charset=UTF-8").status, 202);
   EXPECT_EQ(Stop(), 0);
 }
 
