@@ -76,7 +76,7 @@ bool ParseTimeOption(const Args& args, const char* opt, bool end, int64_t* out, 
   if (!args.Given(opt)) return true;
   if (!(end ? ParseRangeEnd(args.Get(opt), out) : ParseTimestamp(args.Get(opt), out))) {
     *err = std::string(opt) + ": expected RFC 3339 (2026-03-20T14:00:00Z) or a date (2026-03-20), got \"" +
-           args.Get(opt) + "\"";
+           args.Get(opt) + "\"" + TimestampHint(args.Get(opt));
     return false;
   }
   return true;

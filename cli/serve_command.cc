@@ -905,7 +905,8 @@ class Api {
   static bool TimeParam(const HttpRequest& req, const char* name, bool end, int64_t* out, std::string* error) {
     if (!req.HasQuery(name)) return true;
     if (!(end ? ParseRangeEnd(req.Query(name), out) : ParseTimestamp(req.Query(name), out))) {
-      *error = std::string(name) + "=\"" + req.Query(name) + "\" is not a time: use 2026-03-20 or 2026-03-20T14:32:00Z";
+      *error = std::string(name) + "=\"" + req.Query(name) + "\" is not a time: use 2026-03-20 or 2026-03-20T14:32:00Z" +
+               TimestampHint(req.Query(name));
       return false;
     }
     return true;

@@ -37,6 +37,16 @@ bool ParseRangeEnd(std::string_view text, int64_t* micros) {
   return true;
 }
 
+std::string TimestampHint(std::string_view text) {
+  int64_t ignored = 0;
+  std::string zoned(text);
+  zoned += 'Z';
+  if (text.size() > 10 && !ParseTimestamp(text, &ignored) && ParseTimestamp(zoned, &ignored)) {
+    return " (a time needs its zone: Z for UTC, or an offset such as +02:00)";
+  }
+  return "";
+}
+
 bool CheckRangeOrder(int64_t since, int64_t until, std::string_view since_name, std::string_view until_name,
                      std::string* error) {
   if (since <= until) return true;

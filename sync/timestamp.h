@@ -23,6 +23,12 @@ bool ParseRangeEnd(std::string_view text, int64_t* micros);
 bool CheckRangeOrder(int64_t since, int64_t until, std::string_view since_name, std::string_view until_name,
                      std::string* error);
 
+// What a range's end that did not parse lacks, when it can tell: a time
+// without its zone ("2026-03-20 14:00:00", read as it would be in any zone)
+// gets " (a time needs its zone: Z for UTC, or an offset such as +02:00)";
+// anything else "".
+std::string TimestampHint(std::string_view text);
+
 // 2026-03-20T14:32:00.123Z; milliseconds shown only when not zero.
 std::string FormatTimestamp(int64_t micros);
 

@@ -53,6 +53,16 @@ TEST(Timestamp, ARangeThatEndsBeforeItStartsIsNamed) {
                    "(were they swapped?)");
 }
 
+TEST(Timestamp, AHintNamesTheMissingZoneAndNothingElse) {
+  const std::string zone = " (a time needs its zone: Z for UTC, or an offset such as +02:00)";
+  EXPECT_EQ(TimestampHint("2026-03-20 14:32:00"), zone);
+  EXPECT_EQ(TimestampHint("2026-03-20T14:32:00.5"), zone);
+  EXPECT_EQ(TimestampHint("2026-03-20T14:32:00Z"), "");  // nothing lacking
+  EXPECT_EQ(TimestampHint("2026-03-20"), "");            // a date needs none
+  EXPECT_EQ(TimestampHint("2026-03-20T14:32"), "");      // lacks more than a zone
+  EXPECT_EQ(TimestampHint("yesterday"), "");
+}
+
 TEST(Timestamp, FormatsUtcWithMillisecondsWhenPresent) {
   EXPECT_EQ(FormatTimestamp(1774017120LL * 1000000), "2026-03-20T14:32:00Z");
   EXPECT_EQ(FormatTimestamp(1774017120LL * 1000000 + 123456), "2026-03-20T14:32:00.123Z");
