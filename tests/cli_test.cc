@@ -198,9 +198,12 @@ TEST_F(CliTest, UsageErrorsExitTwoAndFailuresExitOne) {
   EXPECT_EQ(Run("ingest a b").exit_code, 2);
   EXPECT_EQ(Run("incidents --bogus" + Db()).exit_code, 2);
   EXPECT_EQ(Run("incidents --since yesterday" + Db()).exit_code, 2);
-  CommandResult zoneless = Run("incidents --since '2026-03-20 14:00:00'" + Db());
-  EXPECT_EQ(zoneless.exit_code, 2);
-  EXPECT_TRUE(Contains(zoneless.err, "(a time needs its zone: Z for UTC, or an offset such as +02:00)")) << zoneless.err;
+  for (const char* command : {"incidents", "report", "replay --config unread.json"}) {
+    CommandResult zoneless = Run(std::string(command) + " --since '2026-03-20 14:00:00'" + Db());
+    EXPECT_EQ(zoneless.exit_code, 2) << command;
+    EXPECT_TRUE(Contains(zoneless.err, "(a time needs its zone: Z for UTC, or an offset such as +02:00)"))
+        << command << ": " << zoneless.err;
+  }
   EXPECT_EQ(Run("incidents --status done" + Db()).exit_code, 2);
   EXPECT_EQ(Run("incidents --severity urgent" + Db()).exit_code, 2);
   CommandResult twice = Run("incidents --status Open --status=Closed" + Db());

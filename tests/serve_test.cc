@@ -287,6 +287,10 @@ TEST_F(Serve, EveryRouteChecksTheTokenAndItsRole) {
               std::string::npos)
         << path << ": " << swapped.body;
   }
+  auto zoneless = Call(*c, "GET", "/v1/audit?since=2026-03-20%2014:00:00", kRead);
+  EXPECT_EQ(zoneless.status, 400);
+  EXPECT_NE(zoneless.body.find("(a time needs its zone: Z for UTC, or an offset such as +02:00)"), std::string::npos)
+      << zoneless.body;
   auto nope = Call(*c, "GET", "/v1/reports/nope", kRead);
   EXPECT_EQ(nope.status, 404);
   EXPECT_NE(nope.body.find("use summary (the whole report), tickets_created, "), std::string::npos) << nope.body;
