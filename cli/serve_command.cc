@@ -1078,6 +1078,7 @@ class Api {
       std::lock_guard lock(*s_->engine_mu);  // the engine is one caller at a time
       s = s_->engine->SetStatus(id, to, "noxys", note, &changed);
     }
+    if (s.code() == Status::Code::kUnavailable) return RetryLater(s.message());  // the disk is nearly full
     if (!s.ok()) return ErrorResponse(s.code() == Status::Code::kNotFound ? 404 : 500, s.message());
     if (changed) spdlog::info("serve: request {}: incident {} set to {}", req.request_id, id, IncidentStatusName(to));
     // "changed": false when the incident already had that status: nothing
@@ -1354,11 +1355,16 @@ int RunServe(const Argv& argv) {
   std::thread engine_thread([&] {
     pthread_setname_np(pthread_self(), "nox-engine");
     int64_t next_poll = 0;
+    int64_t disk_full_logged = 0;
     while (!stop) {
       Status s;
       {
         std::lock_guard lock(engine_mu);
-        s = engine.PlanNewRecords();
+        // While the disk is nearly full the engine waits: what it would
+        // do at a backend (a ticket made) could not be recorded. It goes on
+        // by itself once space is freed.
+        s = log->CheckRoom(0);
+        if (s.ok()) s = engine.PlanNewRecords();
         if (s.ok()) s = engine.DrainOutbox();
         if (s.ok() && clock.NowMicros() >= next_poll) {
           for (const auto& b : config.BackendNames()) {
@@ -1379,11 +1385,20 @@ int RunServe(const Argv& argv) {
           next_poll = clock.NowMicros() + config.sync.poll_interval_us;
         }
       }
-      if (!s.ok()) {
+      if (!s.ok() && !log->CheckRoom(0).ok()) {
+        // Refused before anything was written (EventLog::CheckRoom); said
+        // once a minute at most.
+        if (int64_t now = clock.NowMicros(); disk_full_logged == 0 || now - disk_full_logged >= 60'000'000) {
+          spdlog::warn("serve: the engine waits until space is freed: {}", s.message());
+          disk_full_logged = now;
+        }
+      } else if (!s.ok()) {
         state.store_failed = true;
         spdlog::error("serve: the engine stopped: {}; /readyz reports it. Restart noxsync once the cause is fixed",
                       s.message());
         return;
+      } else {
+        disk_full_logged = 0;
       }
       // Keeps the metrics' count of log records up to date, a second's worth
       // at a time, so no scrape has to read more.

@@ -150,6 +150,19 @@ Status SyncEngine::Commit(Step step) {
   std::vector<Mutation> derived = state_.TakeDirty();
   step.mutations.insert(step.mutations.end(), derived.begin(), derived.end());
   if (step.records.empty() && step.mutations.empty()) return Status::Ok();
+  // On a nearly full disk the step is dropped, as a crash just before it
+  // would have dropped it: what it was for is still owed (the outbox keeps
+  // the action, a ticket made meanwhile is found by its incident before any
+  // create, a poll's changes are read again), and every cached row goes,
+  // so the engine reads the store again. A write the store refused instead
+  // would fail the log for good.
+  uint64_t bytes = 0;
+  for (const auto& r : step.records) bytes += r.payload.size() + 256;
+  for (const auto& m : step.mutations) bytes += m.key.size() + m.value.size();
+  if (Status room = log_->CheckRoom(bytes); !room.ok()) {
+    projector_.ForgetAll();
+    return room;
+  }
   wrote_ = true;
   Status s = log_->Append(std::move(step));
   if (s.ok()) projector_.ForgetDurable();

@@ -195,6 +195,31 @@ TEST_F(SyncEngineTest, ATicketCreatedJustBeforeACrashIsFoundNotCreatedTwice) {
   EXPECT_TRUE(healed);
 }
 
+// A disk that fills up between a ticket's create and its record: the step
+// is dropped before the store sees it, as a crash would drop it, and the log
+// stays writable. Once space is freed the drain finds the tickets made and
+// records them, none made twice.
+TEST_F(SyncEngineTest, ANearlyFullDiskDropsTheStepAndTheNextDrainFindsTheTicketsMade) {
+  Ingest({kGuideEvent});
+  SyncEngine& engine = Engine();
+  ASSERT_TRUE(engine.PlanNewRecords().ok());
+  log_->SetFreeSpaceReserve(1ull << 62);  // more than any disk has: as good as full
+  Status s = engine.DrainOutbox();
+  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.message();
+  EXPECT_NE(s.message().find("is almost full"), std::string::npos) << s.message();
+  const size_t made = jira_fake_->Issues().size() + sn_fake_->Records().size();
+  EXPECT_GE(made, 1u) << "the create reached a backend before its record was refused";
+  EXPECT_EQ(Count("inc_00000001", "ticket.created"), 0);
+
+  log_->SetFreeSpaceReserve(0);
+  ASSERT_TRUE(engine.DrainOutbox().ok());
+  ASSERT_TRUE(engine.RunOnce().ok());
+  EXPECT_EQ(jira_fake_->Issues().size(), 1u);
+  EXPECT_EQ(sn_fake_->Records().size(), 1u);
+  EXPECT_EQ(Count("inc_00000001", "ticket.created"), 2);
+  EXPECT_GE(engine.stats().tickets_found_existing, 1u);
+}
+
 TEST_F(SyncEngineTest, APersonsJiraChangeMovesTheIncidentThenServiceNowWithoutPingPong) {
   Ingest({kGuideEvent});
   SyncEngine& engine = Engine();
