@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "sync/timestamp.h"
+
 namespace noxsync::cli {
 
 bool Args::Parse(const std::vector<std::string>& argv, std::string* error) {
@@ -57,6 +59,26 @@ bool Args::Parse(const std::vector<std::string>& argv, std::string* error) {
 std::string Args::Get(const std::string& option, const std::string& fallback) const {
   auto it = values_.find(option);
   return it == values_.end() ? fallback : it->second;
+}
+
+namespace {
+
+// `end`: the option ends a range, where a date alone means the whole day.
+bool ParseTimeOption(const Args& args, const char* opt, bool end, int64_t* out, std::string* err) {
+  if (!args.Given(opt)) return true;
+  if (!(end ? ParseRangeEnd(args.Get(opt), out) : ParseTimestamp(args.Get(opt), out))) {
+    *err = std::string(opt) + ": expected RFC 3339 (2026-03-20T14:00:00Z) or a date (2026-03-20), got \"" +
+           args.Get(opt) + "\"" + TimestampHint(args.Get(opt));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ParseTimeRange(const Args& args, int64_t* since, int64_t* until, std::string* err) {
+  return ParseTimeOption(args, "--since", false, since, err) && ParseTimeOption(args, "--until", true, until, err) &&
+         CheckRangeOrder(*since, *until, "--since ", "--until ", err);
 }
 
 std::string StorePath(const Args& args) {

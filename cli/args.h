@@ -3,6 +3,7 @@
 // rather than silently ignored. Not thread-safe; one per command run.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -40,6 +41,11 @@ class Args {
   std::map<std::string, std::string> values_;
   std::vector<std::string> positional_;
 };
+
+// --since and --until, where given (RFC 3339 or a date: its 00:00 UTC as
+// --since, the whole day as --until); false with *err naming the option, or
+// the two when --since is after --until. Ends not given are left as they are.
+bool ParseTimeRange(const Args& args, int64_t* since, int64_t* until, std::string* err);
 
 // --db, else $NOXSYNC_DB, else ./noxsync-data.
 std::string StorePath(const Args& args);

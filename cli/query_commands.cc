@@ -71,23 +71,6 @@ Result<std::unique_ptr<EventLog>> OpenReader(const Args& args) {
   return EventLog::OpenForRead(StorePath(args));
 }
 
-// `end`: the option ends a range, where a date alone means the whole day.
-bool ParseTimeOption(const Args& args, const char* opt, bool end, int64_t* out, std::string* err) {
-  if (!args.Given(opt)) return true;
-  if (!(end ? ParseRangeEnd(args.Get(opt), out) : ParseTimestamp(args.Get(opt), out))) {
-    *err = std::string(opt) + ": expected RFC 3339 (2026-03-20T14:00:00Z) or a date (2026-03-20), got \"" +
-           args.Get(opt) + "\"" + TimestampHint(args.Get(opt));
-    return false;
-  }
-  return true;
-}
-
-// --since and --until, in that order.
-bool ParseTimeRange(const Args& args, int64_t* since, int64_t* until, std::string* err) {
-  return ParseTimeOption(args, "--since", false, since, err) && ParseTimeOption(args, "--until", true, until, err) &&
-         CheckRangeOrder(*since, *until, "--since ", "--until ", err);
-}
-
 }  // namespace
 
 int RunHistory(const Argv& argv) {

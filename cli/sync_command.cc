@@ -189,15 +189,7 @@ int RunSla(const Argv& argv) {
 int RunReplaySince(const Args& args) {
   if (!args.Given("--config")) return Fail(kExitUsage, "replay --since needs --config FILE (the rules and backends)");
   int64_t since = 0, until = INT64_MAX;
-  if (!ParseTimestamp(args.Get("--since"), &since)) {
-    return Fail(kExitUsage, "--since: \"" + args.Get("--since") + "\" is not RFC 3339 or a date" +
-                                TimestampHint(args.Get("--since")));
-  }
-  if (args.Given("--until") && !ParseRangeEnd(args.Get("--until"), &until)) {
-    return Fail(kExitUsage, "--until: \"" + args.Get("--until") + "\" is not RFC 3339 or a date" +
-                                TimestampHint(args.Get("--until")));
-  }
-  if (std::string err; !CheckRangeOrder(since, until, "--since ", "--until ", &err)) return Fail(kExitUsage, err);
+  if (std::string err; !ParseTimeRange(args, &since, &until, &err)) return Fail(kExitUsage, err);
   NoxsyncConfig config;
   int code = kExitOk;
   if (!Load(args.Get("--config"), &config, &code)) return code;
