@@ -191,6 +191,12 @@ struct EventLog::Impl {
     free_seen = bytes;
     free_seen_us = SteadyMicros();
   }
+  // Free bytes of the store's file system, read now.
+  uint64_t ReadFree() const;
+  // The bytes of the Steps in `queue` (under mu), and of those plus the
+  // group being written (for CheckRoom, without the lock).
+  uint64_t queued_bytes = 0;
+  std::atomic<uint64_t> pending_bytes{0};
   std::thread writer;
 
   rocksdb::ColumnFamilyHandle* H(Cf cf) const { return handles[static_cast<int>(cf)]; }
@@ -250,23 +256,40 @@ std::string AlmostFull(const std::string& path, uint64_t free_bytes, uint64_t re
 }
 
 // Refuses to write `incoming` bytes when that would leave less than the
-// configured reserve on the store's file system. *seen: the free bytes read.
-Status CheckFreeSpace(const std::string& path, uint64_t reserve, uint64_t incoming, uint64_t* seen = nullptr) {
-  const uint64_t free_bytes = FreeBytes(path);
-  if (seen != nullptr) *seen = free_bytes;
+// configured reserve of the `free_bytes` on the store's file system.
+Status CheckFreeSpace(const std::string& path, uint64_t free_bytes, uint64_t reserve, uint64_t incoming) {
   if (free_bytes >= reserve + incoming) return Status::Ok();
   return Status::IOError(AlmostFull(path, free_bytes, reserve) + "run the command again");
+}
+
+// About what a Step adds to the WriteBatch, and so to the WAL: a record is
+// sealed with its fields and hash, and indexed by its incident.
+size_t StepBytes(const Step& step) {
+  size_t bytes = 0;
+  for (const NewRecord& nr : step.records) bytes += 2 * (nr.type.size() + nr.incident.size() + nr.payload.size()) + 160;
+  for (const Mutation& m : step.mutations) bytes += m.key.size() + m.value.size() + 16;
+  return bytes;
 }
 
 // EventLog::CheckRoom turns a batch away while the free space is within
 // this of the reserve, so the writer's own check, a moment later, does not
 // refuse what was let through: a group of webhooks takes a few hundred KiB.
-// Many bodies of the largest size at once could still pass it together, and
-// the writer then fails the log as it did before CheckRoom.
+// The Steps queued and not yet written count as taken (pending_bytes), so
+// many bodies of the largest size at once do not pass it together; what the
+// margin covers is a caller racing another between its check and its
+// Submit (the engine and the Ingestor), and other writers to the disk.
 constexpr uint64_t kRoomMargin = 32ull << 20;
 // How long a reading of the free space serves CheckRoom: to fill the margin
 // in that time, something else would have to write 640 MB/s.
 constexpr int64_t kFreshFreeUs = 50'000;
+
+}  // namespace
+
+uint64_t EventLog::Impl::ReadFree() const {
+  return options.free_space_probe ? options.free_space_probe(path) : FreeBytes(path);
+}
+
+namespace {
 
 Status OpenDb(EventLog::Impl* impl, bool for_write) {
   rocksdb::DBOptions dbo;
@@ -412,9 +435,9 @@ Result<std::unique_ptr<EventLog>> EventLog::OpenForWrite(const std::string& path
   fs::create_directories(path, ec);
   if (ec) return Status::IOError("cannot create store folder " + path + ": " + ec.message());
   if (Status s = AcquireLock(impl.get()); !s.ok()) return s;
-  uint64_t free_bytes = 0;
-  if (Status s = CheckFreeSpace(path, options.min_free_bytes, 0, &free_bytes); !s.ok()) return s;
+  const uint64_t free_bytes = impl->ReadFree();
   impl->SawFree(free_bytes);
+  if (Status s = CheckFreeSpace(path, free_bytes, options.min_free_bytes, 0); !s.ok()) return s;
   if (Status s = OpenDb(impl.get(), true); !s.ok()) return s;
 
   // The head in meta and the last log record are written in one batch; if they
@@ -485,8 +508,11 @@ const std::string& EventLog::path() const { return impl_->path; }
 bool EventLog::writable() const { return impl_->writable; }
 
 uint64_t EventLog::Submit(Step step) {
+  const uint64_t bytes = StepBytes(step);
   std::lock_guard<std::mutex> lk(impl_->mu);
   assert(impl_->writable && "Submit on a store opened for reading");
+  impl_->queued_bytes += bytes;
+  impl_->pending_bytes += bytes;
   impl_->queue.push_back(std::move(step));
   uint64_t t = impl_->next_ticket++;
   impl_->queued_cv.notify_one();
@@ -505,17 +531,21 @@ Status EventLog::WaitFor(uint64_t ticket) {
 
 Status EventLog::CheckRoom(uint64_t incoming) const {
   const uint64_t reserve = impl_->free_reserve.load();
-  const uint64_t need = reserve + incoming + kRoomMargin;
+  const uint64_t need = reserve + incoming + impl_->pending_bytes.load() + kRoomMargin;
   // A reading a busy writer took a moment ago serves; an older one (the
   // disk may have filled from elsewhere while the store was idle), or one
   // that is short (space may have been freed since), is taken again.
   if (impl_->free_seen.load() >= need && SteadyMicros() - impl_->free_seen_us.load() < kFreshFreeUs) {
     return Status::Ok();
   }
-  const uint64_t now_free = FreeBytes(impl_->path);
+  const uint64_t now_free = impl_->ReadFree();
   impl_->SawFree(now_free);
   if (now_free >= need) return Status::Ok();
-  return Status::Unavailable(AlmostFull(impl_->path, now_free, reserve + kRoomMargin) + "send the events again");
+  // What is accepted and not yet written is as good as taken.
+  const uint64_t pending = impl_->pending_bytes.load();
+  return Status::Unavailable(AlmostFull(impl_->path, now_free > pending ? now_free - pending : 0,
+                                        reserve + kRoomMargin) +
+                             "send the events again");
 }
 
 bool EventLog::Settled(uint64_t ticket) const {
@@ -631,6 +661,8 @@ void EventLog::Impl::WriterLoop() {
     if (queue.empty() && stopping) return;
     std::deque<Step> group;
     group.swap(queue);
+    const uint64_t group_bytes = queued_bytes;
+    queued_bytes = 0;
     uint64_t last_ticket = processed_ticket + group.size();
     ChainHead next = head;
     bool failed = failed_ticket != 0;
@@ -639,6 +671,14 @@ void EventLog::Impl::WriterLoop() {
     // were built on state that never reached the disk.
     Status s = failed ? Status::Ok() : WriteGroup(&group, &next);
     group.clear();  // free the Steps before taking the lock back
+    // The group's bytes now show in the disk's free space, or never will.
+    // Until the next reading, CheckRoom counts them out of the last one;
+    // that goes first, so at no moment does CheckRoom count them nowhere.
+    if (!failed && s.ok()) {
+      const uint64_t seen = free_seen.load();
+      free_seen = seen > group_bytes ? seen - group_bytes : 0;
+    }
+    pending_bytes -= group_bytes;
     lk.lock();
     const uint64_t first_ticket = processed_ticket + 1;
     if (!failed && s.ok()) {
@@ -661,12 +701,7 @@ void EventLog::Impl::WriterLoop() {
 Status EventLog::Impl::WriteGroup(std::deque<Step>* group, ChainHead* head_out) {
   // Size the batch up front: growing it copies every byte again.
   size_t bytes = 64;
-  for (const Step& step : *group) {
-    for (const NewRecord& nr : step.records) {
-      bytes += 2 * (nr.type.size() + nr.incident.size() + nr.payload.size()) + 160;
-    }
-    for (const Mutation& m : step.mutations) bytes += m.key.size() + m.value.size() + 16;
-  }
+  for (const Step& step : *group) bytes += StepBytes(step);
   rocksdb::WriteBatch batch(bytes);
   ChainHead h = *head_out;
   int64_t bmax = bucket_max;  // kept only if the group is written
@@ -710,10 +745,9 @@ Status EventLog::Impl::WriteGroup(std::deque<Step>* group, ChainHead* head_out) 
     }
   }
   batch.Put(H(Cf::kMeta), kMetaChainHead, EncodeHead(h));
-  uint64_t seen = 0;
-  Status fs = CheckFreeSpace(path, free_reserve.load(), batch.GetDataSize(), &seen);
+  const uint64_t seen = ReadFree();
   SawFree(seen);
-  if (!fs.ok()) return fs;
+  if (Status fs = CheckFreeSpace(path, seen, free_reserve.load(), batch.GetDataSize()); !fs.ok()) return fs;
   rocksdb::WriteOptions wo;
   wo.sync = options.sync;
   rocksdb::Status s = db->Write(wo, &batch);

@@ -93,6 +93,9 @@ struct EventLogOptions {
   // needs room to flush and compact, and running it out of disk mid-write
   // (ENOSPC) ends in an assertion in Debian's build rather than an error.
   uint64_t min_free_bytes = 128ull << 20;
+  // Reads the free bytes of the file system holding `path`; empty: statvfs.
+  // Tests give their own, to put the disk at an exact fill.
+  std::function<uint64_t(const std::string& path)> free_space_probe;
 };
 
 class EventLog {
@@ -128,7 +131,9 @@ class EventLog {
   // space is freed. Uses the free space the writer last read, reading it
   // again only when that is short; refuses with a margin above the writer's
   // own check, so a Step let through here is not refused there unless
-  // something else fills the disk meanwhile.
+  // something else fills the disk meanwhile. Steps submitted and not yet
+  // written count as taken: a burst let through on one reading would
+  // otherwise pass the margin together.
   Status CheckRoom(uint64_t incoming) const;
   // Blocks until every Step submitted so far is durable.
   Status Flush();

@@ -6,7 +6,9 @@
 #include <rocksdb/db.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -471,6 +473,67 @@ TEST(EventLog, CheckRoomTurnsAwayWithoutFailingTheLog) {
   EXPECT_NE(s.message().find("the disk of store " + dir.path() + " is almost full"), std::string::npos) << s.message();
   (*log)->SetFreeSpaceReserve(0);
   EXPECT_TRUE((*log)->CheckRoom(1000).ok());  // read again at once, not when a write comes
+  EXPECT_TRUE((*log)->Append(OneRecord("after", "", "{}")).ok());
+}
+
+// Steps submitted and not yet written count as taken: a burst let through on
+// one reading of the disk cannot pass the margin together and reach the
+// writer's own check, which would fail the log for good. The probe puts the
+// disk at an exact fill and holds the writer inside its check, so the Steps
+// stay unwritten for as long as the test asks.
+TEST(EventLog, CheckRoomCountsWhatIsQueuedAndNotYetWritten) {
+  constexpr uint64_t kMiB = 1ull << 20;
+  constexpr uint64_t kFree = 4096 * kMiB;
+  struct Probe {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool hold = true;
+    bool writer_waiting = false;
+    std::thread::id test_thread = std::this_thread::get_id();
+  } probe;
+  TempDir dir;
+  EventLogOptions opts;
+  opts.min_free_bytes = kFree - 42 * kMiB;  // room for 10 MiB above the 32 MiB margin
+  opts.free_space_probe = [&probe](const std::string&) {
+    std::unique_lock<std::mutex> lk(probe.mu);
+    if (std::this_thread::get_id() != probe.test_thread && probe.hold) {
+      probe.writer_waiting = true;
+      probe.cv.notify_all();
+      probe.cv.wait(lk, [&] { return !probe.hold; });
+    }
+    return kFree;
+  };
+  auto log = EventLog::OpenForWrite(dir.path(), opts);
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  auto release = [&probe] {
+    std::lock_guard<std::mutex> lk(probe.mu);
+    probe.hold = false;
+    probe.cv.notify_all();
+  };
+  // Declared after the log, so gone before it: a failed assertion must not
+  // leave the writer held while the log's destructor waits for it.
+  struct Release {
+    std::function<void()> f;
+    ~Release() { f(); }
+  } released_at_exit{release};
+
+  const std::string three_mib(3 * kMiB, 'x');  // about 6 MiB of batch, as the writer counts it
+  ASSERT_TRUE((*log)->CheckRoom(kMiB).ok());
+  const uint64_t first = (*log)->Submit(OneRecord("big", "", three_mib));
+  {
+    std::unique_lock<std::mutex> lk(probe.mu);
+    probe.cv.wait(lk, [&] { return probe.writer_waiting; });
+  }
+  EXPECT_TRUE((*log)->CheckRoom(kMiB).ok());  // 6 + 1 of 10 MiB
+  const uint64_t second = (*log)->Submit(OneRecord("big", "", three_mib));
+  Status s = (*log)->CheckRoom(kMiB);  // 12 + 1
+  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.message();
+  EXPECT_NE(s.message().find("is almost full"), std::string::npos) << s.message();
+  EXPECT_FALSE((*log)->Settled(first));
+
+  release();
+  EXPECT_TRUE((*log)->WaitFor(second).ok());
+  EXPECT_TRUE((*log)->CheckRoom(kMiB).ok());  // written: nothing pending, and the probe says the same
   EXPECT_TRUE((*log)->Append(OneRecord("after", "", "{}")).ok());
 }
 

@@ -15,12 +15,6 @@ Ingestor::Ingestor(EventLog* log, const Clock* clock, IngestOptions options)
 
 Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view source,
                         std::vector<IngestResult>* results, uint64_t* ticket) {
-  // Turned away while nothing is decided or staged: the batch can come
-  // again once space is freed. The records and index rows it makes come to
-  // a few times its text.
-  uint64_t bytes = 0;
-  for (const auto& line : lines) bytes += line.text.size() + 256;
-  if (Status s = log_->CheckRoom(4 * bytes); !s.ok()) return s;
   results->assign(lines.size(), IngestResult{});
   std::vector<NoxysEvent> events(lines.size());
   std::vector<bool> valid(lines.size());
@@ -46,6 +40,13 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
 
   std::lock_guard<std::mutex> lk(mu_);
   if (!broken_.ok()) return broken_;
+  // Turned away while nothing is decided or staged: the batch can come
+  // again once space is freed. Asked under the lock, so the Steps of the
+  // batches before it are submitted and counted. The records and index rows
+  // a batch makes come to a few times its text.
+  uint64_t bytes = 0;
+  for (const auto& line : lines) bytes += line.text.size() + 256;
+  if (Status s = log_->CheckRoom(4 * bytes); !s.ok()) return s;
   std::unique_lock<WriterGate> gate;
   if (gate_) {
     gate = std::unique_lock<WriterGate>(*gate_);
