@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -29,7 +30,10 @@ since the last run included), drains the outbox (creates, transitions,
 comments, with retries), and polls each backend for changes people made,
 moving the incidents and their other tickets. Loops every
 sync.poll_interval_seconds until SIGTERM or Ctrl-C, which stop it after the
-step in flight; --once makes one pass and prints what it did.
+step in flight; --once makes one pass and prints what it did. While the
+store's disk is nearly full the loop writes nothing and makes no ticket,
+says so once a minute, and goes on by itself once space is freed (--once
+exits 1 instead).
 
 The store is opened for writing: run it where `ingest` does not run at the
 same time (one writer per store).
@@ -231,15 +235,30 @@ int RunSync(const Argv& argv) {
   if (int rc = OpenEngine(config, args, "noxsync sync", &run); rc != kExitOk) return rc;
   SyncEngine& engine = *run.engine;
   InstallStopHandlers();
-  int64_t interval = config.sync.poll_interval_us;
+  const int64_t interval = config.sync.poll_interval_us;
+  int64_t disk_full_logged = 0;
   for (;;) {
     Status s = engine.RunOnce();
-    if (!s.ok()) {
+    bool disk_short = false;
+    if (s.code() == Status::Code::kUnavailable && !args.Has("--once") && !run.log->CheckRoom(0).ok()) {
+      // Refused before anything was written (EventLog::CheckRoom): what the
+      // pass was for is still owed, and the loop goes on by itself once
+      // space is freed, as serve's engine does. Said once a minute at most.
+      disk_short = true;
+      if (int64_t now = run.clock.NowMicros(); disk_full_logged == 0 || now - disk_full_logged >= 60'000'000) {
+        spdlog::warn("sync: waiting until space is freed, then going on: {}", s.message());
+        disk_full_logged = now;
+      }
+    } else if (!s.ok()) {
       if (run.setup.notify) run.setup.notify->Stop();
       return Fail(kExitFailure, "sync stopped: " + s.message());
+    } else if (disk_full_logged != 0) {
+      spdlog::info("sync: the store's disk has room again; going on");
+      disk_full_logged = 0;
     }
     if (args.Has("--once") || g_stop) break;
-    auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(interval);
+    const int64_t wait = disk_short ? std::min<int64_t>(interval, 5'000'000) : interval;
+    auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(wait);
     while (!g_stop && std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

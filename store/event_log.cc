@@ -545,7 +545,7 @@ Status EventLog::CheckRoom(uint64_t incoming) const {
   const uint64_t pending = impl_->pending_bytes.load();
   return Status::Unavailable(AlmostFull(impl_->path, now_free > pending ? now_free - pending : 0,
                                         reserve + kRoomMargin) +
-                             "send the events again");
+                             "try again");
 }
 
 bool EventLog::Settled(uint64_t ticket) const {

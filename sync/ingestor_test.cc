@@ -313,7 +313,7 @@ TEST_F(IngestorTest, ANearlyFullDiskTurnsTheBatchAwayAndTakesItOnceSpaceIsFreed)
   Status s = ingestor_->Submit(batch, "t", &res, &ticket);
   ASSERT_EQ(s.code(), Status::Code::kUnavailable) << s.message();
   EXPECT_NE(s.message().find("is almost full"), std::string::npos) << s.message();
-  EXPECT_NE(s.message().find("send the events again"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("and try again"), std::string::npos) << s.message();
   EXPECT_EQ(Records().size(), 2u);
 
   log_->SetFreeSpaceReserve(0);
