@@ -7,6 +7,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/timeline.h"
@@ -20,16 +24,19 @@
 
 namespace noxsync::cli {
 namespace {
+namespace json = boost::json;
 
 constexpr const char* kHistoryUsage = R"(usage: noxsync history ID [--db PATH] [--json]
 
 Shows what happened to one incident, record by record, from the event log.
 ID is an incident id (inc_00000042), a Noxys event id (evt_abc123def456), or
-a ticket key (SEC-12, INC0000012).
+a ticket key (SEC-12, INC0000012). For the id of an event noxsync refused,
+which is in no incident, it shows each refusal and its reason.
 
   --db PATH   the store (default: $NOXSYNC_DB, else ./noxsync-data)
   --json      {"incident": {...}, "records": [...]}, each record with its
-              seq, time, type, payload, prev_hash and hash
+              seq, time, type, payload, prev_hash and hash ("incident": null
+              and "event_id" for a refused event)
 
 Exit: 0 found, 1 no such incident or event (or the store failed), 2 usage.
 )";
@@ -73,6 +80,58 @@ Result<std::unique_ptr<EventLog>> OpenReader(const Args& args) {
 
 }  // namespace
 
+// The event id a refusal names: the field the Ingestor writes, or, in a
+// refusal recorded before it did, the id in the refused text when that
+// still reads as JSON. Empty when neither gives one.
+std::string RejectedEventId(const LogRecord& r) {
+  boost::system::error_code ec;
+  json::value v = json::parse(r.payload, ec);
+  const json::object* o = ec ? nullptr : v.if_object();
+  if (o == nullptr) return "";
+  if (const json::value* id = o->if_contains("event_id"); id != nullptr && id->is_string()) {
+    return std::string(id->get_string());
+  }
+  const json::value* text = o->if_contains("text");
+  if (text == nullptr || !text->is_string()) return "";
+  json::value event = json::parse(text->get_string(), ec);
+  const json::object* e = ec ? nullptr : event.if_object();
+  const json::value* id = e == nullptr ? nullptr : e->if_contains("event_id");
+  return id != nullptr && id->is_string() ? std::string(id->get_string()) : "";
+}
+
+// `history ID` for an id that is no incident, event or ticket: an event
+// noxsync refused is in no incident, yet "no such event" would tell the
+// auditor it never came. The log's refusals are read for it (a pass over
+// the log that decodes only event.rejected records).
+int RejectedEventHistory(const EventLog& log, const std::string& id, bool as_json) {
+  std::vector<LogRecord> refusals;
+  Status s = log.ScanLog(
+      1, [](std::string_view type) { return type == record_type::kEventRejected; },
+      [&](const LogRecord& r) {
+        if (RejectedEventId(r) == id) refusals.push_back(r);
+        return true;
+      });
+  if (!s.ok()) return Fail(kExitFailure, s.message());
+  if (refusals.empty()) {
+    return Fail(kExitFailure, "no incident, event or ticket with id \"" + PrintableText(id) + "\" in " + log.path() +
+                                  ", and no event refused with that id (see `noxsync incidents`)");
+  }
+  std::string out;
+  if (as_json) {
+    out = "{\"event_id\":" + json::serialize(json::value(id)) + ",\"incident\":null,\"records\":[";
+    for (size_t i = 0; i < refusals.size(); ++i) out += (i ? "," : "") + RecordToJson(refusals[i]);
+    out += "]}\n";
+  } else {
+    out = "Event " + PrintableText(id) + "  refused, in no incident\n  refused " + std::to_string(refusals.size()) +
+          (refusals.size() == 1 ? " time" : " times") +
+          "; nothing of it was taken. Fix what the reason names and send it again\n\n";
+    out += FormatTimelineColumns();
+    for (const LogRecord& r : refusals) out += FormatTimelineRecord(r);
+  }
+  std::fputs(out.c_str(), stdout);
+  return kExitOk;
+}
+
 int RunHistory(const Argv& argv) {
   Args args({"--json"}, {"--db"});
   std::string err;
@@ -106,10 +165,7 @@ int RunHistory(const Argv& argv) {
     }
   }
   if (!s.ok()) return Fail(kExitFailure, s.message());
-  if (!found) {
-    return Fail(kExitFailure, "no incident, event or ticket with id \"" + id + "\" in " + (*log)->path() +
-                                  " (see `noxsync incidents`)");
-  }
+  if (!found) return RejectedEventHistory(**log, id, args.Has("--json"));
   // Printed as it is read, a MiB at a time: an incident that recurs for
   // months has records by the hundred thousand, more than to hold in memory.
   const bool as_json = args.Has("--json");

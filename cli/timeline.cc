@@ -153,10 +153,13 @@ std::string FormatTimelineHead(const Incident& inc) {
          RiskText(inc.max_risk_ppm) + "\n";
   out += "  " + std::to_string(inc.occurrences) + (inc.occurrences == 1 ? " event" : " events") +
          ", first " + FormatTimestamp(inc.first_seen_us) + ", last " + FormatTimestamp(inc.last_seen_us) + "\n\n";
+  return out + FormatTimelineColumns();
+}
+
+std::string FormatTimelineColumns() {
   char line[128];
   std::snprintf(line, sizeof(line), "%8s  %-24s  %-27s  %s\n", "SEQ", "LOGGED (UTC)", "RECORD", "WHAT");
-  out += line;
-  return out;
+  return line;
 }
 
 std::string FormatTimelineRecord(const LogRecord& r) {

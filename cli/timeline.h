@@ -18,6 +18,8 @@ std::string FormatTimeline(const Incident& inc, const std::vector<LogRecord>& re
 // The same in parts, for printing an incident's records a page at a time:
 // the incident and the column heads, then one line per record.
 std::string FormatTimelineHead(const Incident& inc);
+// The column heads alone, above records that belong to no incident.
+std::string FormatTimelineColumns();
 std::string FormatTimelineRecord(const LogRecord& r);
 
 // {"seq":..,"time":..,"time_us":..,"type":..,"incident":..,"payload":"<exact JSON text>",

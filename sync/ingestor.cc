@@ -74,6 +74,9 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
     o["source"] = source;
     o["line"] = lines[i].line;
     o["reason"] = res.error;
+    // So `noxsync history ID` finds the refusal of an event that has no
+    // incident to show it in; an id too long to be one is left to the text.
+    if (!res.event_id.empty() && res.event_id.size() <= 256) o["event_id"] = res.event_id;
     const std::string& text = lines[i].text;
     o["text"] = text.size() > options_.max_rejected_text ? text.substr(0, options_.max_rejected_text) : text;
     if (text.size() > options_.max_rejected_text) o["text_bytes"] = text.size();

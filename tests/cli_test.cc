@@ -156,6 +156,47 @@ TEST_F(CliTest, HistoryJsonCanBeCheckedIndependentlyAsDocumented) {
       << noxsync::testing::ReadFile(out);
 }
 
+// An event noxsync refused is in no incident; `history` with its id shows
+// the refusal rather than say there is no such event, as it did. A refusal
+// recorded before the records named the id is found by the id in its text.
+TEST_F(CliTest, HistoryOfARefusedEventShowsWhyItWasRefused) {
+  std::string file = dir_.Sub("bad.jsonl");
+  std::ofstream(file) << R"({"event_id":"evt_late","timestamp":"2026-03-20 14:32"})" << "\n"
+                      << R"({"event_id":"evt_late","timestamp":"yesterday"})" << "\n";
+  ASSERT_EQ(Run("ingest " + file + Db()).exit_code, 1);
+  {
+    auto log = EventLog::OpenForWrite(dir_.Sub("store"));
+    ASSERT_TRUE(log.ok()) << log.status().message();
+    Step old;
+    old.records.push_back({1000, "event.rejected", "",
+                           R"({"source":"old.jsonl","line":3,"reason":"field risk_score: expected a number in [0, 1], )"
+                           R"(got 7","text":"{\"event_id\":\"evt_old\",\"risk_score\":7}"})"});
+    ASSERT_TRUE((*log)->Append(std::move(old)).ok());
+  }
+  CommandResult r = Run("history evt_late" + Db());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "Event evt_late  refused, in no incident\n  refused 2 times")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "line 1: field timestamp: expected an RFC 3339 time")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "line 2: field timestamp:")) << r.out;
+  r = Run("history evt_late --json" + Db());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(r.out, ec);
+  ASSERT_FALSE(ec) << r.out;
+  EXPECT_EQ(doc.at("event_id").as_string(), "evt_late");
+  EXPECT_TRUE(doc.at("incident").is_null());
+  ASSERT_EQ(doc.at("records").as_array().size(), 2u);
+  EXPECT_EQ(doc.at("records").at(0).at("seq").to_number<int>(), 1);
+
+  r = Run("history evt_old" + Db());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "old.jsonl line 3: field risk_score")) << r.out;
+  r = Run("history evt_never" + Db());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "no incident, event or ticket with id \"evt_never\"")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "and no event refused with that id")) << r.err;
+}
+
 // An incident with more records than one page of the store (10,000): the
 // history is printed a page at a time, every record once, in order.
 TEST_F(CliTest, HistoryOfAnIncidentWithManyRecordsPrintsThemAll) {
