@@ -49,8 +49,9 @@ Lists incidents, oldest first.
   --status S    Open, "In Progress" (or in-progress), Resolved, Closed
   --severity S  Critical, High, Medium, Low (from the risk score)
   --platform P  platform id as Noxys sends it (chatgpt, claude, ...)
-  --since T     only incidents with an event at or after T
-  --until T     only incidents with an event at or before T
+  --since T     only incidents whose first event is at or after T
+  --until T     only incidents whose first event is at or before T
+                (the incidents `noxsync report` counts over that range)
                 T is RFC 3339 (2026-03-20T14:00:00Z) or a date (2026-03-20:
                 its 00:00 UTC as --since, the whole day as --until)
   --db PATH     the store (default: $NOXSYNC_DB, else ./noxsync-data)
@@ -235,7 +236,9 @@ int RunIncidents(const Argv& argv) {
     if (args.Given("--status") && inc.status != status) return true;
     if (args.Given("--severity") && inc.severity != severity) return true;
     if (!platform.empty() && inc.platform_id != platform) return true;
-    if (inc.last_seen_us < since || inc.first_seen_us > until) return true;
+    // By the first event, as `report` and the API count an incident in a
+    // range: the same range lists what the report counts.
+    if (inc.first_seen_us < since || inc.first_seen_us > until) return true;
     ++shown;
     if (as_json) {
       std::printf("%s\n", IncidentToDisplayJson(inc).c_str());

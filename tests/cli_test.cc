@@ -145,6 +145,35 @@ TEST_F(CliTest, SecondWriterIsToldWhoHoldsTheStoreWhileReadersWork) {
   EXPECT_EQ(Run("history inc_00000002" + Db()).exit_code, 0);
 }
 
+// A range means the same to `incidents` as to `report`: the incidents whose
+// first event is in it. One that began the evening before and recurred
+// after midnight is in neither; `incidents` listed it while the report did
+// not count it.
+TEST_F(CliTest, IncidentsInARangeAreThoseTheReportCounts) {
+  const std::string rest = R"("platform_id":"chatgpt","platform_name":"ChatGPT","risk_score":0.5,)"
+                           R"("classifications":[{"type":"EMAIL","value":"x","confidence":0.9}],)"
+                           R"("policy_decisions":{"action":"BLOCK","policy_id":"p","policy_name":"n"}})";
+  std::string file = dir_.Sub("range.jsonl");
+  std::ofstream(file) << R"({"event_id":"evt_a1","timestamp":"2026-03-14T22:00:00Z","user_email":"a@acme.fr",)" << rest
+                      << "\n"
+                      << R"({"event_id":"evt_a2","timestamp":"2026-03-15T01:00:00Z","user_email":"a@acme.fr",)" << rest
+                      << "\n"
+                      << R"({"event_id":"evt_b1","timestamp":"2026-03-20T11:00:00Z","user_email":"b@acme.fr",)" << rest
+                      << "\n";
+  ASSERT_EQ(Run("ingest " + file + Db()).exit_code, 0);
+  const std::string range = " --since 2026-03-15 --until 2026-03-31";
+  CommandResult listed = Run("incidents --json" + range + Db());
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(std::count(listed.out.begin(), listed.out.end(), '\n'), 1) << listed.out;
+  EXPECT_TRUE(Contains(listed.out, "\"id\":\"inc_00000002\"")) << listed.out;
+  CommandResult report = Run("report --format json" + range + Db());
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_EQ(boost::json::parse(report.out).at("summary").at("incidents").to_number<int>(), 1) << report.out;
+  // From the evening before, both, each by its first event.
+  listed = Run("incidents --json --since 2026-03-14 --until 2026-03-31" + Db());
+  EXPECT_EQ(std::count(listed.out.begin(), listed.out.end(), '\n'), 2) << listed.out;
+}
+
 TEST_F(CliTest, HistoryJsonCanBeCheckedIndependentlyAsDocumented) {
   if (std::system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 not installed";
   ASSERT_EQ(Run("ingest " NOXSYNC_SAMPLES + Db()).exit_code, 0);
