@@ -224,6 +224,10 @@ TEST_F(CliTest, HistoryOfARefusedEventShowsWhyItWasRefused) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(Contains(r.err, "no incident, event or ticket with id \"evt_never\"")) << r.err;
   EXPECT_TRUE(Contains(r.err, "and no event refused with that id")) << r.err;
+  r = Run("history inc_00000099" + Db());  // an incident's id: the log is not read for it
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "no incident, event or ticket with id \"inc_00000099\" in ")) << r.err;
+  EXPECT_FALSE(Contains(r.err, "refused")) << r.err;
 }
 
 // An incident with more records than one page of the store (10,000): the
