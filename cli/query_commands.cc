@@ -407,8 +407,31 @@ int RunReport(const Argv& argv) {
   if (render == nullptr) return Fail(kExitUsage, "--format: \"" + format + "\"; use text, json, csv or html");
   auto log = OpenReader(args);
   if (!log.ok()) return Fail(log.status().IsNotFound() ? kExitUsage : kExitFailure, log.status().message());
+  // The file is opened before the report is built, which takes seconds
+  // over millions of events: a folder that does not exist is said at once.
+  // Written beside it, then renamed, so a report is never half there.
+  const std::string path = args.Get("--out");
+  const std::string tmp = path + ".tmp";
+  std::ofstream f;
+  if (args.Given("--out")) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      return Fail(kExitUsage, "--out " + path + " is a folder; name a file, such as " +
+                                  (std::filesystem::path(path) / ("report." + format)).string());
+    }
+    f.open(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) {
+      return Fail(kExitFailure, "cannot write the report to " + path + ": " + std::strerror(errno) +
+                                    " (noxsync writes " + tmp + " first, then renames it)");
+    }
+  }
+  auto discard = [&] {
+    f.close();
+    std::remove(tmp.c_str());
+  };
   Report report;
   if (Status s = BuildReport(**log, range, SystemClock().NowMicros(), &report); !s.ok()) {
+    if (f.is_open()) discard();
     return Fail(kExitFailure, s.message());
   }
   std::string text = render(report);
@@ -416,18 +439,14 @@ int RunReport(const Argv& argv) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return kExitOk;
   }
-  std::string path = args.Get("--out");
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f.write(text.data(), static_cast<std::streamsize>(text.size()));
-    f.flush();
-    if (!f) {
-      const std::string why = std::strerror(errno);
-      std::remove(tmp.c_str());
-      return Fail(kExitFailure, "cannot write " + tmp + ": " + why);
-    }
+  f.write(text.data(), static_cast<std::streamsize>(text.size()));
+  f.flush();
+  if (!f) {
+    const std::string why = std::strerror(errno);
+    discard();
+    return Fail(kExitFailure, "cannot write the report to " + path + ": " + why);
   }
+  f.close();
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string why = std::strerror(errno);
     std::remove(tmp.c_str());

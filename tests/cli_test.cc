@@ -495,11 +495,21 @@ TEST(ReportCommand, WritesEachFormatAndRefusesAnUnknownOne) {
   EXPECT_EQ(testing::ReadFile(dir.Sub("t.csv")).rfind("noxsync report:", 0), 0u);
   ASSERT_EQ(testing::RunNoxsync("report --out " + dir.Sub("r.txt") + db, dir.path()).exit_code, 0);
   EXPECT_EQ(testing::ReadFile(dir.Sub("r.txt")).rfind("noxsync report:", 0), 0u);
-  // A file that cannot be written leaves nothing half-written behind.
+  // A folder, or a file in a folder that does not exist, is said before the
+  // report is built, and leaves nothing behind.
   std::filesystem::create_directory(dir.Sub("taken.json"));
   auto taken = testing::RunNoxsync("report --out " + dir.Sub("taken.json") + db, dir.path());
-  EXPECT_EQ(taken.exit_code, 1);
+  EXPECT_EQ(taken.exit_code, 2);
+  EXPECT_NE(taken.err.find("--out " + dir.Sub("taken.json") + " is a folder; name a file, such as " +
+                           dir.Sub("taken.json") + "/report.json"),
+            std::string::npos)
+      << taken.err;
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("taken.json.tmp")));
+  auto nowhere = testing::RunNoxsync("report --out " + dir.Sub("no/such/r.html") + db, dir.path());
+  EXPECT_EQ(nowhere.exit_code, 1);
+  EXPECT_NE(nowhere.err.find("cannot write the report to " + dir.Sub("no/such/r.html") + ": No such file or directory"),
+            std::string::npos)
+      << nowhere.err;
   auto bad = testing::RunNoxsync("report --format xml" + db, dir.path());
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("use text, json, csv or html"), std::string::npos);
