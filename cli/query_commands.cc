@@ -79,8 +79,6 @@ Result<std::unique_ptr<EventLog>> OpenReader(const Args& args) {
   return EventLog::OpenForRead(StorePath(args));
 }
 
-}  // namespace
-
 // The event id a refusal names: the field the Ingestor writes, or, in a
 // refusal recorded before it did, the id in the refused text when that
 // still reads as JSON. Empty when neither gives one.
@@ -142,6 +140,8 @@ int RejectedEventHistory(const EventLog& log, const std::string& id, bool as_jso
   std::fputs(out.c_str(), stdout);
   return kExitOk;
 }
+
+}  // namespace
 
 int RunHistory(const Argv& argv) {
   Args args({"--json"}, {"--db"});
@@ -440,13 +440,12 @@ int RunReport(const Argv& argv) {
     return kExitOk;
   }
   f.write(text.data(), static_cast<std::streamsize>(text.size()));
-  f.flush();
+  f.close();  // flushes: a full disk shows here
   if (!f) {
     const std::string why = std::strerror(errno);
-    discard();
+    std::remove(tmp.c_str());
     return Fail(kExitFailure, "cannot write the report to " + path + ": " + why);
   }
-  f.close();
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string why = std::strerror(errno);
     std::remove(tmp.c_str());

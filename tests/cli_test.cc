@@ -505,6 +505,19 @@ TEST(ReportCommand, WritesEachFormatAndRefusesAnUnknownOne) {
             std::string::npos)
       << taken.err;
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("taken.json.tmp")));
+  // A disk that fills while the report is written (a file size limit here):
+  // exit 1, and neither the report nor its temporary file is left.
+  const std::string big = dir.Sub("big.html");
+  int status = std::system(("sh -c \"trap '' XFSZ; ulimit -f 8; exec " + std::string(NOXSYNC_BIN) +
+                            " report --out " + big + db + " 2>" + dir.Sub("big.err") + "\"")
+                               .c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(testing::ReadFile(dir.Sub("big.err")).find("cannot write the report to " + big + ": File too large"),
+            std::string::npos)
+      << testing::ReadFile(dir.Sub("big.err"));
+  EXPECT_FALSE(std::filesystem::exists(big));
+  EXPECT_FALSE(std::filesystem::exists(big + ".tmp"));
   auto nowhere = testing::RunNoxsync("report --out " + dir.Sub("no/such/r.html") + db, dir.path());
   EXPECT_EQ(nowhere.exit_code, 1);
   EXPECT_NE(nowhere.err.find("cannot write the report to " + dir.Sub("no/such/r.html") + ": No such file or directory"),
