@@ -1056,12 +1056,24 @@ class Api {
   }
 
   HttpResponse SetStatus(const HttpRequest& req, const std::string& id) {
+    static constexpr const char* kShape = "{\"status\": \"Open|In Progress|Resolved|Closed\", \"note\": \"...\"}";
     json::error_code ec;
     json::value body = json::parse(req.body, ec);
-    const json::value* st = !ec && body.is_object() ? body.get_object().if_contains("status") : nullptr;
+    if (ec || !body.is_object()) return ErrorResponse(400, std::string("the body must be ") + kShape);
+    // A misspelt field ("notes") would drop what it carries unseen.
+    for (const auto& field : body.get_object()) {
+      if (field.key() != "status" && field.key() != "note") {
+        return ErrorResponse(400, "unknown field " + json::serialize(json::value(field.key())) +
+                                      " in the body; it takes status and note: " + kShape);
+      }
+    }
+    const json::value* st = body.get_object().if_contains("status");
+    if (st == nullptr) return ErrorResponse(400, std::string("\"status\" is missing; the body must be ") + kShape);
     IncidentStatus to;
-    if (!st || !st->is_string() || !ParseIncidentStatus(std::string(st->get_string()), &to)) {
-      return ErrorResponse(400, "the body must be {\"status\": \"Open|In Progress|Resolved|Closed\", \"note\": \"...\"}");
+    if (!st->is_string() || !ParseIncidentStatus(std::string(st->get_string()), &to)) {
+      std::string given = json::serialize(*st);
+      if (given.size() > 64) given = given.substr(0, 64) + "...";
+      return ErrorResponse(400, "\"status\": " + given + " is not one of Open, In Progress, Resolved, Closed");
     }
     std::string note;
     if (const json::value* n = body.get_object().if_contains("note"); n && !n->is_null()) {

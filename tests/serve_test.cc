@@ -1323,6 +1323,20 @@ TEST_F(Serve, TicketsAreMadeAndMetricsAreValidPrometheusText) {
   EXPECT_EQ(t.status, 200);
   EXPECT_NE(t.body.find("\"id\":\"inc_00000001\""), std::string::npos) << t.body;
   EXPECT_NE(t.body.find("\"key\":\"SEC-1\""), std::string::npos) << t.body;
+  // A misspelt field, a status that is none, or none at all: 400 naming it
+  // (in the JSON answer, its quotes escaped), and nothing recorded.
+  const std::pair<const char*, const char*> refused[] = {
+      {R"({"status":"Resolved","notes":"coached"})", R"(unknown field \"notes\" in the body; it takes status and note)"},
+      {R"({"status":"Done"})", R"(\"status\": \"Done\" is not one of Open, In Progress, Resolved, Closed)"},
+      {R"({"status":3})", R"(\"status\": 3 is not one of)"},
+      {R"({"note":"x"})", R"(\"status\" is missing)"},
+      {R"(["Resolved"])", R"(the body must be {)"},
+  };
+  for (const auto& [body, why] : refused) {
+    auto r = Call(*c, "POST", "/v1/incidents/inc_00000001/status", kOperate, body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_NE(r.body.find(why), std::string::npos) << body << " -> " << r.body;
+  }
   // A note that is not text is refused, not dropped from the history.
   auto bad_note = Call(*c, "POST", "/v1/incidents/inc_00000001/status", kOperate, R"({"status":"Resolved","note":5})");
   EXPECT_EQ(bad_note.status, 400);
@@ -1338,6 +1352,7 @@ TEST_F(Serve, TicketsAreMadeAndMetricsAreValidPrometheusText) {
   auto history = Call(*c, "GET", "/v1/incidents/inc_00000001/history", kRead);
   EXPECT_NE(history.body.find(R"(\"note\":\"done\")"), std::string::npos) << history.body;
   EXPECT_EQ(history.body.find("again"), std::string::npos) << history.body;
+  EXPECT_EQ(history.body.find("coached"), std::string::npos) << history.body;
   for (int i = 0; i < 100 && jira_->Issue("SEC-1")->status != 2; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
