@@ -4,7 +4,6 @@
 #include <boost/json.hpp>
 
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 #include <sys/wait.h>
 #include <rocksdb/db.h>
 
@@ -416,11 +415,8 @@ TEST_F(CliTest, ABackupThatCannotBeWrittenFailsCleanlyAndKeepsNothing) {
 
   // A disk that is really full: a 1 MiB tmpfs, where this test may mount one.
   const std::string small = dir_.Sub("small");
-  std::filesystem::create_directory(small);
-  if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=1m") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here (" << std::strerror(errno)
-                 << "): the full-disk case was not run, only the refused write above";
-  }
+  testing::SmallDisk disk(small, "1m");
+  if (!disk.ok()) GTEST_SKIP() << disk.why() << ": the full-disk case was not run, only the refused write above";
   {
     // 768 KiB of the 1 MiB: room for the copy to start, not to finish.
     std::ofstream fill(small + "/fill");
@@ -428,7 +424,6 @@ TEST_F(CliTest, ABackupThatCannotBeWrittenFailsCleanlyAndKeepsNothing) {
     fill.write(block.data(), block.size());
   }
   CommandResult r = Run("backup " + small + "/copy" + Db());
-  ::umount2(small.c_str(), MNT_DETACH);
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_TRUE(Contains(r.err, "is full: free space there, or name a folder on another disk); nothing of the copy was "
                               "kept"))

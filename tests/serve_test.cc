@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1272,14 +1271,8 @@ TEST_F(Serve, ABackupTakenDuringIngestVerifiesAndRestores) {
 // cover the same refusal through the reserve).
 TEST_F(Serve, ADiskThatFillsUpTurnsWebhooksAwayUntilSpaceIsFreed) {
   const std::string store = dir_.Sub("store");
-  std::filesystem::create_directory(store);
-  if (::mount("tmpfs", store.c_str(), "tmpfs", 0, "size=320m") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here (" << std::strerror(errno) << ")";
-  }
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{store};
+  testing::SmallDisk disk(store, "320m");
+  if (!disk.ok()) GTEST_SKIP() << disk.why();
   Start();
   auto c = Client();
   ASSERT_EQ(Post(*c, Event("evt_d1")).status, 202);

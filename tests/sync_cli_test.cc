@@ -2,7 +2,6 @@
 // and ServiceNow (served from this test process).
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,6 +55,21 @@ class SyncCommands : public ::testing::Test {
   }
   testing::CommandResult Run(const std::string& args) {
     return RunNoxsync(args + " --db " + dir_.Sub("store"), dir_.path());
+  }
+
+  // `noxsync sync` (the loop) in the background, its output in `out`.
+  pid_t StartSync(const std::string& config, const std::string& out) {
+    const std::string db = dir_.Sub("store");
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::execl(NOXSYNC_BIN, NOXSYNC_BIN, "sync", "--config", config.c_str(), "--db", db.c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    return pid;
   }
 
   testing::TempDir dir_;
@@ -173,15 +187,7 @@ TEST_F(SyncCommands, SigtermStopsTheLoopCleanly) {
   ASSERT_EQ(Run(std::string("ingest ") + NOXSYNC_SAMPLES + " --quiet").exit_code, 0);
   std::string config = Config(true);
   std::string out = dir_.Sub("sync.out");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::string db = dir_.Sub("store");
-    ::execl(NOXSYNC_BIN, NOXSYNC_BIN, "sync", "--config", config.c_str(), "--db", db.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  pid_t pid = StartSync(config, out);
   // Wait for the first pass (every ticket created), then stop it.
   for (int i = 0; i < 200 && jira_->Issues().size() < 96; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_EQ(jira_->Issues().size(), 96u);
@@ -203,14 +209,8 @@ TEST_F(SyncCommands, SigtermStopsTheLoopCleanly) {
 // refusal through the reserve).
 TEST_F(SyncCommands, ANearlyFullDiskMakesTheLoopWaitUntilSpaceIsFreed) {
   const std::string store = dir_.Sub("store");
-  std::filesystem::create_directory(store);
-  if (::mount("tmpfs", store.c_str(), "tmpfs", 0, "size=320m") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here (" << std::strerror(errno) << ")";
-  }
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{store};
+  testing::SmallDisk disk(store, "320m");
+  if (!disk.ok()) GTEST_SKIP() << disk.why();
   ASSERT_EQ(Run(std::string("ingest ") + NOXSYNC_SAMPLES + " --quiet").exit_code, 0);
   {
     // Leave 144 MiB: the store opens (it keeps 128 MiB free), but nothing
@@ -235,15 +235,7 @@ TEST_F(SyncCommands, ANearlyFullDiskMakesTheLoopWaitUntilSpaceIsFreed) {
   EXPECT_NE(once.err.find("and try again"), std::string::npos) << once.err;
 
   std::string out = dir_.Sub("sync.out");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::execl(NOXSYNC_BIN, NOXSYNC_BIN, "sync", "--config", config.c_str(), "--db", store.c_str(),
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  pid_t pid = StartSync(config, out);
   for (int i = 0; i < 100 && testing::ReadFile(out).find("waiting until space is freed") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
