@@ -106,10 +106,7 @@ int RejectedEventHistory(const EventLog& log, const std::string& id, bool as_jso
   const std::string none = "no incident, event or ticket with id \"" + PrintableText(id) + "\" in " + log.path();
   // An incident id that is not there (mistyped) is no event: not worth a
   // pass over the log, which takes seconds over millions of records.
-  if (id.size() > 4 && id.compare(0, 4, "inc_") == 0 &&
-      id.find_first_not_of("0123456789", 4) == std::string::npos) {
-    return Fail(kExitFailure, none + " (see `noxsync incidents`)");
-  }
+  if (uint64_t number = 0; IncidentNumber(id, &number)) return Fail(kExitFailure, none + " (see `noxsync incidents`)");
   if (const uint64_t records = log.Head().seq; records > 4'000'000) {
     std::fprintf(stderr, "noxsync: %s; reading the refusals among its %llu records for that event id...\n",
                  none.c_str(), static_cast<unsigned long long>(records));

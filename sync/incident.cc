@@ -102,6 +102,17 @@ std::string IncidentId(uint64_t number) {
   return buf;
 }
 
+bool IncidentNumber(std::string_view id, uint64_t* number) {
+  if (id.size() < 5 || id.size() > 22 || id.substr(0, 4) != "inc_") return false;
+  uint64_t n = 0;
+  for (char c : id.substr(4)) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *number = n;
+  return true;
+}
+
 std::string IncidentToJson(const Incident& inc) {
   std::string out;
   out.reserve(512);

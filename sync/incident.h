@@ -59,6 +59,9 @@ struct Incident {
 };
 
 std::string IncidentId(uint64_t number);  // 42 -> "inc_00000042"
+// The number of an id of IncidentId's form ("inc_" and up to 18 digits);
+// false for any other id.
+bool IncidentNumber(std::string_view id, uint64_t* number);
 
 std::string IncidentToJson(const Incident& inc);
 Status IncidentFromJson(std::string_view json, Incident* inc);

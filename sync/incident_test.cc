@@ -49,6 +49,17 @@ TEST(IncidentStatus, ParsesWhatPeopleType) {
   EXPECT_FALSE(ParseIncidentStatus("done", &s));
 }
 
+TEST(IncidentId, ReadsBackTheNumberOfItsOwnFormOnly) {
+  uint64_t n = 0;
+  ASSERT_TRUE(IncidentNumber(IncidentId(42), &n));
+  EXPECT_EQ(n, 42u);
+  ASSERT_TRUE(IncidentNumber("inc_123456789012", &n));
+  EXPECT_EQ(n, 123456789012u);
+  for (const char* other : {"inc_", "inc_12a", "INC0000012", "evt_00000042", "inc_-1", "inc_0000000000000000001"}) {
+    EXPECT_FALSE(IncidentNumber(other, &n)) << other;
+  }
+}
+
 TEST(Incident, JsonRoundTripIsExactAndDeterministic) {
   Incident inc;
   inc.id = IncidentId(42);

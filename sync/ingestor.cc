@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "sync/noxys_event.h"
 #include "sync/timestamp.h"
 
 namespace noxsync {
@@ -38,14 +39,15 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
     if (!valid[i]) (*results)[i].event_id = events[i].event_id;
   }
 
+  // The records and index rows a batch makes come to a few times its text.
+  uint64_t bytes = 0;
+  for (const auto& line : lines) bytes += line.text.size() + 256;
+
   std::lock_guard<std::mutex> lk(mu_);
   if (!broken_.ok()) return broken_;
   // Turned away while nothing is decided or staged: the batch can come
   // again once space is freed. Asked under the lock, so the Steps of the
-  // batches before it are submitted and counted. The records and index rows
-  // a batch makes come to a few times its text.
-  uint64_t bytes = 0;
-  for (const auto& line : lines) bytes += line.text.size() + 256;
+  // batches before it are submitted and counted.
   if (Status s = log_->CheckRoom(4 * bytes); !s.ok()) return s;
   std::unique_lock<WriterGate> gate;
   if (gate_) {
@@ -76,7 +78,7 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
     o["reason"] = res.error;
     // So `noxsync history ID` finds the refusal of an event that has no
     // incident to show it in; an id too long to be one is left to the text.
-    if (!res.event_id.empty() && res.event_id.size() <= 256) o["event_id"] = res.event_id;
+    if (!res.event_id.empty() && res.event_id.size() <= kMaxEventIdLength) o["event_id"] = res.event_id;
     const std::string& text = lines[i].text;
     o["text"] = text.size() > options_.max_rejected_text ? text.substr(0, options_.max_rejected_text) : text;
     if (text.size() > options_.max_rejected_text) o["text_bytes"] = text.size();

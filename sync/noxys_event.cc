@@ -39,8 +39,6 @@ int64_t RiskPpm(double risk_score) { return std::llround(risk_score * 1e6); }
 
 namespace {
 
-constexpr size_t kMaxIdLength = 256;
-
 const char* KindName(const json::value& v) {
   switch (v.kind()) {
     case json::kind::null: return "null";
@@ -145,7 +143,7 @@ bool ParseNoxysEvent(std::string_view text, NoxysEvent* ev, std::string* error) 
   Reader r{error};
 
   if (!r.String(o, "event_id", "event_id", &ev->event_id, true)) return false;
-  if (ev->event_id.size() > kMaxIdLength || !PrintableId(ev->event_id)) {
+  if (ev->event_id.size() > kMaxEventIdLength || !PrintableId(ev->event_id)) {
     return r.Fail("event_id", "expected at most 256 printable characters without spaces");
   }
   if (!r.String(o, "timestamp", "timestamp", &ev->timestamp, true)) return false;

@@ -7,6 +7,7 @@
 // and otherwise ignored. Pure functions, no shared state.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -47,6 +48,9 @@ int64_t RiskPpm(double risk_score);
 // ignore there (RFC 8259, 8.1), and lines of nothing but spaces and tabs.
 inline constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
 inline bool IsBlankLine(std::string_view line) { return line.find_first_not_of(" \t") == std::string_view::npos; }
+
+// The longest event_id an event may carry, in bytes.
+inline constexpr size_t kMaxEventIdLength = 256;
 
 // False with *error set ("field risk_score: expected a number in [0, 1], got
 // 1.5") when the text is not a valid event.

@@ -105,13 +105,8 @@ class IncidentTable {
  private:
   static constexpr size_t kNone = static_cast<size_t>(-1);
   static size_t Number(const std::string& id) {
-    if (id.size() < 5 || id.size() > 20 || id.compare(0, 4, "inc_") != 0) return kNone;
-    size_t n = 0;
-    for (size_t i = 4; i < id.size(); ++i) {
-      if (id[i] < '0' || id[i] > '9') return kNone;
-      n = n * 10 + static_cast<size_t>(id[i] - '0');
-    }
-    return n < (size_t{1} << 32) ? n : kNone;
+    uint64_t n = 0;
+    return IncidentNumber(id, &n) && n < (uint64_t{1} << 32) ? static_cast<size_t>(n) : kNone;
   }
   std::vector<Tracked> by_number_;
   std::unordered_map<std::string, Tracked> others_;
