@@ -202,7 +202,8 @@ struct EventLog::Impl {
   rocksdb::ColumnFamilyHandle* H(Cf cf) const { return handles[static_cast<int>(cf)]; }
 
   void WriterLoop();
-  Status WriteGroup(std::deque<Step>* group, ChainHead* head);
+  // `bytes`: the group's StepBytes, counted as its Steps were submitted.
+  Status WriteGroup(std::deque<Step>* group, uint64_t bytes, ChainHead* head);
 
   ~Impl() {
     if (writer.joinable()) {
@@ -669,7 +670,7 @@ void EventLog::Impl::WriterLoop() {
     lk.unlock();
     // Once a write failed, nothing more is written: the Steps queued after it
     // were built on state that never reached the disk.
-    Status s = failed ? Status::Ok() : WriteGroup(&group, &next);
+    Status s = failed ? Status::Ok() : WriteGroup(&group, group_bytes, &next);
     group.clear();  // free the Steps before taking the lock back
     // The group's bytes now show in the disk's free space, or never will.
     // Until the next reading, CheckRoom counts them out of the last one;
@@ -698,11 +699,9 @@ void EventLog::Impl::WriterLoop() {
   }
 }
 
-Status EventLog::Impl::WriteGroup(std::deque<Step>* group, ChainHead* head_out) {
+Status EventLog::Impl::WriteGroup(std::deque<Step>* group, uint64_t bytes, ChainHead* head_out) {
   // Size the batch up front: growing it copies every byte again.
-  size_t bytes = 64;
-  for (const Step& step : *group) bytes += StepBytes(step);
-  rocksdb::WriteBatch batch(bytes);
+  rocksdb::WriteBatch batch(64 + bytes);
   ChainHead h = *head_out;
   int64_t bmax = bucket_max;  // kept only if the group is written
   LogRecord r;
