@@ -422,13 +422,12 @@ int RunReport(const Argv& argv) {
                                     " (noxsync writes " + tmp + " first, then renames it)");
     }
   }
-  auto discard = [&] {
-    f.close();
-    std::remove(tmp.c_str());
-  };
   Report report;
   if (Status s = BuildReport(**log, range, SystemClock().NowMicros(), &report); !s.ok()) {
-    if (f.is_open()) discard();
+    if (f.is_open()) {
+      f.close();
+      std::remove(tmp.c_str());
+    }
     return Fail(kExitFailure, s.message());
   }
   std::string text = render(report);
