@@ -2,7 +2,9 @@
 // code, stdout and stderr, for the end-to-end tests.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -34,6 +36,21 @@ inline CommandResult RunNoxsync(const std::string& args, const std::string& scra
   r.out = ReadFile(out);
   r.err = ReadFile(err);
   return r;
+}
+
+// `noxsync sync` (the loop) in the background on store `db`, its standard
+// output and error written to `output`; the caller stops it and waits.
+inline pid_t StartSyncLoop(const std::string& config, const std::string& db, const std::string& output) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execl(NOXSYNC_BIN, NOXSYNC_BIN, "sync", "--config", config.c_str(), "--db", db.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
 }
 
 }  // namespace noxsync::testing

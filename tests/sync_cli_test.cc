@@ -57,19 +57,8 @@ class SyncCommands : public ::testing::Test {
     return RunNoxsync(args + " --db " + dir_.Sub("store"), dir_.path());
   }
 
-  // `noxsync sync` (the loop) in the background, its output in `out`.
   pid_t StartSync(const std::string& config, const std::string& out) {
-    const std::string db = dir_.Sub("store");
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::execl(NOXSYNC_BIN, NOXSYNC_BIN, "sync", "--config", config.c_str(), "--db", db.c_str(),
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    return pid;
+    return testing::StartSyncLoop(config, dir_.Sub("store"), out);
   }
 
   testing::TempDir dir_;

@@ -28,19 +28,6 @@
 namespace noxsync {
 namespace {
 
-pid_t StartSync(const std::string& config, const std::string& db) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, 1);
-    ::dup2(devnull, 2);
-    ::execl(NOXSYNC_BIN, NOXSYNC_BIN, "sync", "--config", config.c_str(), "--db", db.c_str(),
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  return pid;
-}
-
 TEST(SyncCrashTest, KilledSyncNeverDuplicatesOrLosesATicketOrAMove) {
   testing::TempDir dir;
   SystemClock clock;
@@ -74,7 +61,7 @@ TEST(SyncCrashTest, KilledSyncNeverDuplicatesOrLosesATicketOrAMove) {
   std::set<std::string> resolved;  // incidents moved to Resolved in Noxys
   int kills = 0;
   for (int round = 0; round < 24; ++round) {
-    pid_t pid = StartSync(config, db);
+    pid_t pid = testing::StartSyncLoop(config, db, "/dev/null");
     std::this_thread::sleep_for(std::chrono::milliseconds(40 + rng() % 400));
     ::kill(pid, SIGKILL);
     int status = 0;
