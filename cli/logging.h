@@ -3,6 +3,8 @@
 // pipes (--json, timelines).
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -23,6 +25,23 @@ std::string SetUpLogging(const std::string& format = "text", const std::string& 
 // to stderr, so there is nothing to reopen), or says why it could not; the
 // lines then keep going to the file already open.
 std::string ReopenLogFile(std::string* path);
+
+// For a warning that a loop, or every request, would repeat while one
+// condition lasts (a nearly full disk): Due() is true the first time, then
+// at most once a minute; Clear() when the condition ends, so the next time
+// it begins is said at once. Any thread may call it.
+class OncePerMinute {
+ public:
+  bool Due(int64_t now_us) {
+    int64_t last = last_us_.load();
+    return (last == 0 || now_us - last >= 60'000'000) && last_us_.compare_exchange_strong(last, now_us);
+  }
+  // True when the condition was said since the last Clear(); clears it.
+  bool Clear() { return last_us_.exchange(0) != 0; }
+
+ private:
+  std::atomic<int64_t> last_us_{0};
+};
 
 // The JSON line for one message (without the newline); exposed for tests.
 std::string JsonLogLine(std::string_view time, std::string_view level, std::string_view message);

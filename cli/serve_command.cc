@@ -451,7 +451,7 @@ struct ServeState {
   const Clock* clock = nullptr;
   std::atomic<bool> shutting_down{false};
   std::atomic<bool> store_failed{false};
-  std::atomic<int64_t> disk_full_logged_us{0};  // when a refusal for a full disk was last logged
+  OncePerMinute disk_full_said;  // webhooks refused for a nearly full disk
   std::vector<Hash> token_digests;  // SHA-256 of each token, for constant-time compare
   const WebhookSigner* signer = nullptr;                     // keyed with the webhook secret
   const WebhookSigner* previous_signer = nullptr;            // webhook_previous_secret, if set
@@ -704,9 +704,7 @@ class Api {
       // The disk is nearly full: nothing of the request was decided, and it
       // is taken once space is freed, without a restart. Said in the log
       // once a minute at most, not once per webhook onto that same disk.
-      const int64_t now = s_->clock->NowMicros();
-      int64_t last = s_->disk_full_logged_us;
-      if ((last == 0 || now - last >= 60'000'000) && s_->disk_full_logged_us.compare_exchange_strong(last, now)) {
+      if (s_->disk_full_said.Due(s_->clock->NowMicros())) {
         spdlog::warn("serve: webhooks refused with 503 until space is freed: {}", s.message());
       }
       return respond(RetryLater(s.message()));
@@ -1367,7 +1365,7 @@ int RunServe(const Argv& argv) {
   std::thread engine_thread([&] {
     pthread_setname_np(pthread_self(), "nox-engine");
     int64_t next_poll = 0;
-    int64_t disk_full_logged = 0;
+    OncePerMinute disk_full_said;
     while (!stop) {
       Status s;
       {
@@ -1400,9 +1398,8 @@ int RunServe(const Argv& argv) {
       if (!s.ok() && !log->CheckRoom(0).ok()) {
         // Refused before anything was written (EventLog::CheckRoom); said
         // once a minute at most.
-        if (int64_t now = clock.NowMicros(); disk_full_logged == 0 || now - disk_full_logged >= 60'000'000) {
+        if (disk_full_said.Due(clock.NowMicros())) {
           spdlog::warn("serve: the engine waits until space is freed: {}", s.message());
-          disk_full_logged = now;
         }
       } else if (!s.ok()) {
         state.store_failed = true;
@@ -1410,7 +1407,7 @@ int RunServe(const Argv& argv) {
                       s.message());
         return;
       } else {
-        disk_full_logged = 0;
+        disk_full_said.Clear();
       }
       // Keeps the metrics' count of log records up to date, a second's worth
       // at a time, so no scrape has to read more.

@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/engine_setup.h"
+#include "cli/logging.h"
 #include "store/event_log.h"
 #include "sync/engine.h"
 #include "sync/timestamp.h"
@@ -236,7 +237,7 @@ int RunSync(const Argv& argv) {
   SyncEngine& engine = *run.engine;
   InstallStopHandlers();
   const int64_t interval = config.sync.poll_interval_us;
-  int64_t disk_full_logged = 0;
+  OncePerMinute disk_full_said;
   for (;;) {
     Status s = engine.RunOnce();
     bool disk_short = false;
@@ -245,16 +246,14 @@ int RunSync(const Argv& argv) {
       // pass was for is still owed, and the loop goes on by itself once
       // space is freed, as serve's engine does. Said once a minute at most.
       disk_short = true;
-      if (int64_t now = run.clock.NowMicros(); disk_full_logged == 0 || now - disk_full_logged >= 60'000'000) {
+      if (disk_full_said.Due(run.clock.NowMicros())) {
         spdlog::warn("sync: waiting until space is freed, then going on: {}", s.message());
-        disk_full_logged = now;
       }
     } else if (!s.ok()) {
       if (run.setup.notify) run.setup.notify->Stop();
       return Fail(kExitFailure, "sync stopped: " + s.message());
-    } else if (disk_full_logged != 0) {
+    } else if (disk_full_said.Clear()) {
       spdlog::info("sync: the store's disk has room again; going on");
-      disk_full_logged = 0;
     }
     if (args.Has("--once") || g_stop) break;
     const int64_t wait = disk_short ? std::min<int64_t>(interval, 5'000'000) : interval;

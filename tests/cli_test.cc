@@ -544,6 +544,20 @@ TEST(ReportCommand, WritesEachFormatAndRefusesAnUnknownOne) {
 namespace noxsync {
 namespace {
 
+// A warning repeated while a condition lasts is said at once, then once a
+// minute; once cleared, the next time the condition begins is said at once.
+TEST(OncePerMinute, SaysAtOnceThenOnceAMinuteAndAgainAfterClear) {
+  cli::OncePerMinute said;
+  constexpr int64_t kStart = 1'000'000'000;
+  EXPECT_TRUE(said.Due(kStart));
+  EXPECT_FALSE(said.Due(kStart + 59'999'999));
+  EXPECT_TRUE(said.Due(kStart + 60'000'000));
+  EXPECT_FALSE(said.Due(kStart + 60'000'001));
+  EXPECT_TRUE(said.Clear());
+  EXPECT_FALSE(said.Clear());  // nothing said since
+  EXPECT_TRUE(said.Due(kStart + 60'000'002));
+}
+
 TEST(JsonLogs, OneObjectPerLineWithTheIdsTheMessageNames) {
   std::string line = cli::JsonLogLine("2026-11-29T10:00:00.000Z", "info",
                                       "serve: request 4a5a287c: incident inc_00000042 set to \"Resolved\" on SEC-12");
