@@ -1395,9 +1395,10 @@ int RunServe(const Argv& argv) {
           next_poll = clock.NowMicros() + config.sync.poll_interval_us;
         }
       }
-      if (!s.ok() && !log->CheckRoom(0).ok()) {
+      if (s.code() == Status::Code::kUnavailable && !log->CheckRoom(0).ok()) {
         // Refused before anything was written (EventLog::CheckRoom); said
-        // once a minute at most.
+        // once a minute at most. A store that failed a write is not waited
+        // on, full disk or not: it stays failed.
         if (disk_full_said.Due(clock.NowMicros())) {
           spdlog::warn("serve: the engine waits until space is freed: {}", s.message());
         }
