@@ -263,15 +263,6 @@ Status CheckFreeSpace(const std::string& path, uint64_t free_bytes, uint64_t res
   return Status::IOError(AlmostFull(path, free_bytes, reserve) + "run the command again");
 }
 
-// About what a Step adds to the WriteBatch, and so to the WAL: a record is
-// sealed with its fields and hash, and indexed by its incident.
-size_t StepBytes(const Step& step) {
-  size_t bytes = 0;
-  for (const NewRecord& nr : step.records) bytes += 2 * (nr.type.size() + nr.incident.size() + nr.payload.size()) + 160;
-  for (const Mutation& m : step.mutations) bytes += m.key.size() + m.value.size() + 16;
-  return bytes;
-}
-
 // EventLog::CheckRoom turns a batch away while the free space is within
 // this of the reserve, so the writer's own check, a moment later, does not
 // refuse what was let through: a group of webhooks takes a few hundred KiB.
@@ -285,6 +276,14 @@ constexpr uint64_t kRoomMargin = 32ull << 20;
 constexpr int64_t kFreshFreeUs = 50'000;
 
 }  // namespace
+
+// A record is sealed with its fields and hash, and indexed by its incident.
+uint64_t StepBytes(const Step& step) {
+  uint64_t bytes = 0;
+  for (const NewRecord& nr : step.records) bytes += 2 * (nr.type.size() + nr.incident.size() + nr.payload.size()) + 160;
+  for (const Mutation& m : step.mutations) bytes += m.key.size() + m.value.size() + 16;
+  return bytes;
+}
 
 uint64_t EventLog::Impl::ReadFree() const {
   return options.free_space_probe ? options.free_space_probe(path) : FreeBytes(path);

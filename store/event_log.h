@@ -64,6 +64,10 @@ struct Step {
   std::vector<Mutation> mutations;
 };
 
+// About what a Step adds to the store's write batch, and so to its WAL:
+// what EventLog::CheckRoom counts a submitted Step as until it is written.
+uint64_t StepBytes(const Step& step);
+
 struct ChainHead {
   uint64_t seq = 0;  // 0: empty log
   Hash hash{};

@@ -156,10 +156,7 @@ Status SyncEngine::Commit(Step step) {
   // create, a poll's changes are read again), and every cached row goes,
   // so the engine reads the store again. A write the store refused instead
   // would fail the log for good.
-  uint64_t bytes = 0;
-  for (const auto& r : step.records) bytes += r.payload.size() + 256;
-  for (const auto& m : step.mutations) bytes += m.key.size() + m.value.size();
-  if (Status room = log_->CheckRoom(bytes); !room.ok()) {
+  if (Status room = log_->CheckRoom(StepBytes(step)); !room.ok()) {
     projector_.ForgetAll();
     return room;
   }
