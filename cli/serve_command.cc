@@ -624,11 +624,20 @@ class Api {
     }
     int64_t age = s_->clock->NowMicros() / 1'000'000 - std::stoll(ts);
     if (age > s_->service->signature_max_age_s || age < -s_->service->signature_max_age_s) {
-      return ErrorResponse(401, "the signature's timestamp is " + std::to_string(age) +
-                                    " s away from now; requests older than " +
-                                    std::to_string(s_->service->signature_max_age_s) +
-                                    " s are refused (replay protection): check the sender's clock");
+      const std::string limit = std::to_string(s_->service->signature_max_age_s);
+      if (age > 0) {
+        return ErrorResponse(401, "the signature's timestamp is " + std::to_string(age) +
+                                      " s old; requests signed over " + limit +
+                                      " s ago are refused (replay protection): check the sender's clock");
+      }
+      return ErrorResponse(401, "the signature's timestamp is " + std::to_string(-age) +
+                                    " s ahead of this host's clock; over " + limit +
+                                    " s either way is refused (replay protection): check the sender's clock, "
+                                    "or this host's");
     }
+    // Hex is hex in either case; senders that print it upper-case are not
+    // forged for it.
+    for (auto& c : sig) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     auto matches = [&](const WebhookSigner& signer) {
       std::string want = "sha256=" + signer.Sign(ts, req.body);
       return sig.size() == want.size() && CRYPTO_memcmp(sig.data(), want.data(), want.size()) == 0;
@@ -639,7 +648,8 @@ class Api {
       return std::nullopt;
     }
     return ErrorResponse(401, "bad signature: X-Noxsync-Signature does not match the body under the webhook "
-                              "secret");
+                              "secret; sign the X-Noxsync-Timestamp value, a dot and the body bytes exactly as "
+                              "sent (docs/service.md#signing)");
   }
 
   void Events(HttpRequest req, Responder respond) {
