@@ -219,8 +219,8 @@ int RunIngest(const Argv& argv) {
                                   "stored events count as duplicates");
   }
   if (!quiet && opened > 0) {
-    std::fprintf(stderr, "opened %llu new incidents; see `noxsync incidents`\n",
-                 static_cast<unsigned long long>(opened));
+    std::fprintf(stderr, "opened %llu new incident%s; see `noxsync incidents`\n",
+                 static_cast<unsigned long long>(opened), opened == 1 ? "" : "s");
   }
   return rejected > 0 ? kExitFailure : kExitOk;
 }

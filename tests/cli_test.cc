@@ -351,6 +351,7 @@ TEST_F(CliTest, IngestSkipsAByteOrderMarkOpeningTheFileAndNamesOneElsewhere) {
   CommandResult r = Run("ingest " + file + Db());
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_EQ(r.out, "accepted 1, duplicates 0, rejected 1\n");
+  EXPECT_TRUE(Contains(r.err, "opened 1 new incident; see")) << r.err;
   EXPECT_TRUE(Contains(r.err, "line 2: not valid JSON: syntax error (the line starts with a UTF-8 byte order mark, "
                               "U+FEFF: save the source as UTF-8 without one)"))
       << r.err;
