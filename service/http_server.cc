@@ -523,9 +523,16 @@ Status HttpServer::Start(const ServerOptions& options, Handler handler, Observer
     if (!ec) impl_->acceptor->bind(ep, ec);
     if (!ec) impl_->acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      return Status::Unavailable("cannot listen on " + where + ": " + ec.message() +
-                                 (ec == asio::error::address_in_use ? " (another process has the port; change service.listen)"
-                                                                    : ""));
+      std::string advice;
+      if (ec == asio::error::address_in_use) {
+        advice = " (another process has the port; change service.listen)";
+      } else if (ec == boost::system::errc::address_not_available) {
+        advice = " (no network interface of this host has that address; listen on one it has, or on 0.0.0.0)";
+      } else if (ec == asio::error::access_denied) {
+        advice = " (ports under 1024 need privileges noxsync should not run with; listen on a port from 1024, "
+                 "or let systemd pass the socket: noxsync.socket)";
+      }
+      return Status::Unavailable("cannot listen on " + where + ": " + ec.message() + advice);
     }
   }
   impl_->Accept();

@@ -406,6 +406,27 @@ TEST_F(Serve, ATokenGivenToTwoClientsIsAConfigurationError) {
       << r.err;
 }
 
+// What the bind says is passed on with what to do about it.
+TEST_F(Serve, AnAddressItCannotListenOnIsNamedWithWhatToDo) {
+  Start();
+  const std::string taken = "127.0.0.1:" + std::to_string(port_);
+  // 192.0.2.1 is TEST-NET-1 (RFC 5737): no host is given it.
+  for (const auto& [listen, advice] : {std::pair<std::string, std::string>{taken, "another process has the port"},
+                                       {"192.0.2.1:0", "no network interface of this host has that address"}}) {
+    listen_ = listen;
+    std::string config = WriteConfig();
+    // A timeout, should the bind succeed after all: a test that fails, not one that hangs.
+    std::string cmd = "timeout 30 " NOXSYNC_BIN " serve --config " + config + " --db " + dir_.Sub("other-store") +
+                      " >" + dir_.Sub("bind.out") + " 2>&1 </dev/null";
+    int status = std::system(cmd.c_str());
+    std::string out = testing::ReadFile(dir_.Sub("bind.out"));
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << listen << ": " << status << " " << out;
+    EXPECT_NE(out.find("cannot listen on " + listen + ": "), std::string::npos) << out;
+    EXPECT_NE(out.find(advice), std::string::npos) << out;
+  }
+  EXPECT_EQ(Stop(), 0);
+}
+
 TEST_F(Serve, TheWebhookSignatureIsCheckedAndAStaleOneRefused) {
   Start();
   auto c = Client();
