@@ -431,6 +431,11 @@ std::unique_ptr<Connection> HttpClient::Impl::Connect(const Url& url, Outcome* o
       } else {
         out->failure = Failure::kTls;
         out->error = "TLS handshake with " + url.HostPort() + " failed: " + ec.message();
+        // The first bytes back were not TLS: a plain-HTTP server (or port).
+        if (ec.category() == boost::asio::error::get_ssl_category() &&
+            ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_WRONG_VERSION_NUMBER) {
+          out->error += "; the server answered without TLS: check the port, or use http:// if it serves plain HTTP";
+        }
       }
       return nullptr;
     }

@@ -204,6 +204,33 @@ TEST_F(HttpClientTlsTest, NoProxyListBypassesTheProxy) {
   ASSERT_TRUE(out.ok()) << out.error;
 }
 
+// https:// to a server that speaks plain HTTP, which answers the TLS hello
+// with an HTTP error: named as such, not as a bare OpenSSL reason.
+TEST_F(HttpClientTest, HttpsToAPlainHttpServerSaysSo) {
+  using tcp = boost::asio::ip::tcp;
+  boost::asio::io_context ioc;
+  tcp::acceptor acceptor(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  std::thread server([&] {
+    boost::system::error_code ec;
+    tcp::socket s(ioc);
+    acceptor.accept(s, ec);
+    if (ec) return;
+    char hello[512];
+    s.read_some(boost::asio::buffer(hello), ec);
+    std::string answer = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    boost::asio::write(s, boost::asio::buffer(answer), ec);
+    s.shutdown(tcp::socket::shutdown_both, ec);
+  });
+  auto client = Client(Options());
+  Outcome out = client->Send(Get("https://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/x"));
+  server.join();
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.failure, Failure::kTls) << out.error;
+  EXPECT_NE(out.error.find("the server answered without TLS: check the port, or use http:// if it serves plain HTTP"),
+            std::string::npos)
+      << out.error;
+}
+
 TEST_F(HttpClientTest, PlainHttpThroughAProxyUsesTheAbsoluteUrl) {
   FakeHttpServer proxy;
   std::string seen_target, seen_host;
