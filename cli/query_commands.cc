@@ -253,10 +253,12 @@ int RunIncidents(const Argv& argv) {
     }
     std::string types;
     for (const auto& t : inc.classification_types) types += (types.empty() ? "" : ",") + t;
-    std::printf("%-13s  %-11s  %-8s  %-10s  %-24s  %-6s  %-22s  %6llu  %s\n", inc.id.c_str(),
-                IncidentStatusName(inc.status), SeverityName(inc.severity), PrintableText(inc.platform_id).c_str(),
-                PrintableText(inc.user_email).c_str(), PolicyActionName(inc.action), PrintableText(types).c_str(),
-                static_cast<unsigned long long>(inc.occurrences), FormatTimestamp(inc.last_seen_us).c_str());
+    // Text from events padded by terminal columns: printf pads by bytes.
+    std::printf("%-13s  %-11s  %-8s  %s  %s  %-6s  %s  %6llu  %s\n", inc.id.c_str(), IncidentStatusName(inc.status),
+                SeverityName(inc.severity), PadToColumns(PrintableText(inc.platform_id), 10).c_str(),
+                PadToColumns(PrintableText(inc.user_email), 24).c_str(), PolicyActionName(inc.action),
+                PadToColumns(PrintableText(types), 22).c_str(), static_cast<unsigned long long>(inc.occurrences),
+                FormatTimestamp(inc.last_seen_us).c_str());
     return true;
   });
   if (!s.ok()) return Fail(kExitFailure, s.message());

@@ -16,4 +16,15 @@ namespace noxsync {
 // UTF-8 and backslashes included.
 std::string PrintableText(std::string_view text);
 
+// The columns `text` (UTF-8, already printable) takes on a terminal: one per
+// character, none for a combining mark, two for the wide characters of
+// East Asian scripts and for emoji. Bytes that are not valid UTF-8 count
+// one each, as a terminal shows them.
+size_t DisplayWidth(std::string_view text);
+
+// `text` followed by spaces up to `columns` terminal columns, for the
+// listings' aligned columns: printf pads by bytes, so "josé" (5 bytes)
+// came out one column short. Text already as wide or wider is kept whole.
+std::string PadToColumns(std::string_view text, size_t columns);
+
 }  // namespace noxsync

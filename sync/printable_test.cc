@@ -30,5 +30,25 @@ TEST(PrintableText, EscapesEveryControlCharacterAndKeepsTheRest) {
   EXPECT_EQ(PrintableText("C:\\temp"), "C:\\temp");
 }
 
+TEST(DisplayWidth, CountsTerminalColumnsNotBytes) {
+  EXPECT_EQ(DisplayWidth("alice@acme.fr"), 13u);
+  EXPECT_EQ(DisplayWidth("jos\xC3\xA9@acme.fr"), 12u);         // é: two bytes, one column
+  EXPECT_EQ(DisplayWidth("jose\xCC\x81"), 4u);                 // e + combining acute: one column
+  EXPECT_EQ(DisplayWidth("\xE7\x94\xB0\xE4\xB8\xAD"), 4u);  // 田中: two wide characters
+  EXPECT_EQ(DisplayWidth("\xF0\x9F\x94\x92"), 2u);            // 🔒, an emoji
+  EXPECT_EQ(DisplayWidth("\xE2\x82\xAC"), 1u);                // €
+  // Not UTF-8: a byte a column, never a read past the end.
+  EXPECT_EQ(DisplayWidth("\xFF\xFE"), 2u);
+  EXPECT_EQ(DisplayWidth("ab\xE2\x82"), 4u);
+  EXPECT_EQ(DisplayWidth(""), 0u);
+}
+
+TEST(PadToColumns, FillsToTheColumnAndKeepsWiderTextWhole) {
+  EXPECT_EQ(PadToColumns("jos\xC3\xA9", 6), "jos\xC3\xA9  ");
+  EXPECT_EQ(PadToColumns("alice", 6), "alice ");
+  EXPECT_EQ(PadToColumns("\xE7\x94\xB0\xE4\xB8\xAD", 6), "\xE7\x94\xB0\xE4\xB8\xAD  ");
+  EXPECT_EQ(PadToColumns("a-long-address@acme.fr", 6), "a-long-address@acme.fr");
+}
+
 }  // namespace
 }  // namespace noxsync

@@ -12,10 +12,12 @@
 #include <filesystem>
 
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "cli/logging.h"
 #include "store/event_log.h"
+#include "sync/printable.h"
 #include "tests/run_command.h"
 #include "tests/temp_dir.h"
 
@@ -171,6 +173,34 @@ TEST_F(CliTest, IncidentsInARangeAreThoseTheReportCounts) {
   // From the evening before, both, each by its first event.
   listed = Run("incidents --json --since 2026-03-14 --until 2026-03-31" + Db());
   EXPECT_EQ(std::count(listed.out.begin(), listed.out.end(), '\n'), 2) << listed.out;
+}
+
+// The listing's columns line up for names with accents or in other
+// scripts: printf padded by bytes, so "josé" pushed every column after it
+// one to the left.
+TEST_F(CliTest, IncidentsLineUpWhateverTheScriptOfTheNames) {
+  const std::string rest = R"("timestamp":"2026-03-20T11:00:00Z","platform_id":"chatgpt","platform_name":"ChatGPT",)"
+                           R"("risk_score":0.5,"classifications":[{"type":"EMAIL","value":"x","confidence":0.9}],)"
+                           R"("policy_decisions":{"action":"BLOCK","policy_id":"p","policy_name":"n"}})";
+  std::string file = dir_.Sub("names.jsonl");
+  std::ofstream(file) << R"({"event_id":"evt_1","user_email":"jose@acme.fr",)" << rest << "\n"
+                      << R"({"event_id":"evt_2","user_email":"jos\u00e9@acme.fr",)" << rest << "\n"
+                      << R"({"event_id":"evt_3","user_email":"\u7530\u4e2d@acme.jp",)" << rest << "\n";
+  ASSERT_EQ(Run("ingest " + file + Db()).exit_code, 0);
+  CommandResult r = Run("incidents" + Db());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> rows;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("inc_")) rows.push_back(line);
+  }
+  ASSERT_EQ(rows.size(), 3u) << r.out;
+  EXPECT_TRUE(Contains(rows[1], "jos\xC3\xA9@acme.fr")) << r.out;
+  // The ACTION column starts at the same terminal column on every row.
+  for (const auto& row : rows) {
+    EXPECT_EQ(DisplayWidth(row.substr(0, row.find("BLOCK"))), DisplayWidth(rows[0].substr(0, rows[0].find("BLOCK"))))
+        << r.out;
+  }
 }
 
 TEST_F(CliTest, HistoryJsonCanBeCheckedIndependentlyAsDocumented) {
