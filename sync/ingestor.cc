@@ -27,6 +27,14 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
       continue;
     }
     valid[i] = ParseNoxysEvent(lines[i].text, &events[i], &(*results)[i].error);
+    // The log keeps the event's text as sent: text that JSON readers read
+    // two ways would show an auditor other facts than noxsync acted on.
+    if (std::string key; valid[i] && FindDuplicateKey(lines[i].text, &key)) {
+      valid[i] = false;
+      (*results)[i].error = "key \"" + key + "\" is given twice in one object, which JSON readers take in "
+                            "different ways (the first or the last): send each key once";
+      if (key == "event_id") events[i].event_id.clear();  // which of the two is not for noxsync to pick
+    }
     if (valid[i] && events[i].time_us > latest_time) {
       valid[i] = false;
       (*results)[i].error = "field timestamp: " + events[i].timestamp.substr(0, 64) + " is more than " +

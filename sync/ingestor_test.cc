@@ -236,6 +236,36 @@ TEST_F(IngestorTest, BadLinesAreRejectedAndKeptValidNeighboursStored) {
   EXPECT_EQ(res[0].kind, IngestResult::Kind::kAccepted);
 }
 
+// {"event_id":"evt_a",...,"event_id":"evt_b"} is evt_b to Boost.JSON and
+// evt_a to readers that keep the first: the log's copy would tell an
+// auditor's tool another story than the incident noxsync made. Refused and
+// kept, with no event id of its own; the key given once is taken.
+TEST_F(IngestorTest, AnEventWithAKeyGivenTwiceIsRefusedAndKept) {
+  std::string event = EventJson("evt_a", "2026-03-20T10:00:00Z");
+  std::string twice_id = event.substr(0, event.size() - 1) + R"(,"event_id":"evt_b"})";
+  std::string twice_nested = EventJson("evt_c", "2026-03-20T10:00:00Z");
+  twice_nested.replace(twice_nested.find(R"("action":"BLOCK")"), 16, R"("action":"ALLOW","action":"BLOCK")");
+  auto res = Ingest({twice_id, twice_nested, EventJson("evt_d", "2026-03-20T10:00:00Z")});
+  ASSERT_EQ(res.size(), 3u);
+  EXPECT_EQ(res[0].kind, IngestResult::Kind::kRejected);
+  EXPECT_EQ(res[0].error, "key \"event_id\" is given twice in one object, which JSON readers take in different "
+                          "ways (the first or the last): send each key once");
+  EXPECT_TRUE(res[0].event_id.empty()) << res[0].event_id;
+  EXPECT_EQ(res[1].kind, IngestResult::Kind::kRejected);
+  EXPECT_NE(res[1].error.find("key \"action\" is given twice"), std::string::npos) << res[1].error;
+  EXPECT_EQ(res[1].event_id, "evt_c");
+  EXPECT_EQ(res[2].kind, IngestResult::Kind::kAccepted);
+  int rejected = 0, opened = 0;
+  for (const auto& r : Records()) {
+    if (r.type == "incident.opened") ++opened;
+    if (r.type != "event.rejected") continue;
+    ++rejected;
+    EXPECT_NE(r.payload.find("is given twice"), std::string::npos) << r.payload;
+  }
+  EXPECT_EQ(rejected, 2);
+  EXPECT_EQ(opened, 1);
+}
+
 TEST_F(IngestorTest, AnEventTimedMoreThanADayAheadOfTheClockIsRefusedAndKept) {
   // The clock reads 2026-03-20T14:32:00Z; a day later is the last time taken.
   auto res = Ingest({EventJson("evt_1", "2026-03-21T14:32:00Z"), EventJson("evt_2", "2026-03-21T14:32:01Z"),

@@ -5,9 +5,13 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <tuple>
+#include <vector>
 
 #include "store/record.h"
 #include "sync/json_text.h"
@@ -119,6 +123,70 @@ bool PrintableId(std::string_view s) {
 }
 
 }  // namespace
+
+bool FindDuplicateKey(std::string_view text, std::string* key) {
+  // One pass over the text: the keys of every open object, in one list that
+  // each closing brace cuts back to where its object began.
+  struct Level {
+    bool object;
+    bool expect_key;
+    size_t first;  // where its keys start in `keys`
+  };
+  std::vector<Level> stack;
+  std::vector<std::string_view> keys;
+  std::vector<std::unique_ptr<std::string>> unescaped;  // rare: a key written with escapes
+  stack.reserve(8);
+  keys.reserve(32);
+  // Of every byte only these matter; a table spares six compares each.
+  static constexpr auto kMatters = [] {
+    std::array<bool, 256> t{};
+    for (unsigned char c : std::string_view("\"{}[],")) t[c] = true;
+    return t;
+  }();
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (!kMatters[bytes[i]]) continue;
+    const char c = text[i];
+    if (c == '"') {
+      // The closing quote: the next one not escaped by an odd run of
+      // backslashes (memchr: most of an event's bytes are in strings).
+      const size_t open = i;
+      for (;;) {
+        const void* q = std::memchr(text.data() + i + 1, '"', text.size() - i - 1);
+        if (q == nullptr) return false;
+        i = static_cast<size_t>(static_cast<const char*>(q) - text.data());
+        size_t run = 0;
+        while (text[i - 1 - run] == '\\') ++run;
+        if (run % 2 == 0) break;
+      }
+      const bool escaped = std::memchr(text.data() + open + 1, '\\', i - open - 1) != nullptr;
+      if (stack.empty() || !stack.back().object || !stack.back().expect_key) continue;  // a value
+      stack.back().expect_key = false;
+      std::string_view k = text.substr(open + 1, i - open - 1);
+      if (escaped) {
+        json::error_code ec;
+        json::value v = json::parse(json::string_view(text.data() + open, i - open + 1), ec);
+        if (ec || !v.is_string()) return false;
+        unescaped.push_back(std::make_unique<std::string>(v.get_string().data(), v.get_string().size()));
+        k = *unescaped.back();
+      }
+      if (std::find(keys.begin() + static_cast<std::ptrdiff_t>(stack.back().first), keys.end(), k) != keys.end()) {
+        key->assign(k.substr(0, 64));
+        return true;
+      }
+      keys.push_back(k);
+    } else if (c == '{' || c == '[') {
+      stack.push_back({c == '{', c == '{', keys.size()});
+    } else if (c == '}' || c == ']') {
+      if (stack.empty()) return false;
+      keys.resize(stack.back().first);
+      stack.pop_back();
+    } else if (c == ',' && !stack.empty() && stack.back().object) {
+      stack.back().expect_key = true;
+    }
+  }
+  return false;
+}
 
 bool ParseNoxysEvent(std::string_view text, NoxysEvent* ev, std::string* error) {
   // Events are small: parse into a stack buffer, no heap allocation per node.

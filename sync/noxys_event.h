@@ -56,6 +56,13 @@ inline constexpr size_t kMaxEventIdLength = 256;
 // 1.5") when the text is not a valid event.
 bool ParseNoxysEvent(std::string_view text, NoxysEvent* event, std::string* error);
 
+// True, with the key (unescaped, at most 64 bytes) in *key, when some object
+// of `json_text` holds the same key twice. RFC 8259 leaves such text to each
+// reader: Boost.JSON keeps the last value, other readers the first, so the
+// log's copy of an event would read one way to an auditor's tool and
+// another to noxsync. For text that parses as JSON; false for anything else.
+bool FindDuplicateKey(std::string_view json_text, std::string* key);
+
 // 16 hex digits of SHA-256 over the fields noxsync reads from the event, in a
 // fixed form: the same for a resend of the same event however its JSON is
 // spaced or ordered, its classifications listed in any order (and whatever

@@ -89,6 +89,25 @@ TEST(NoxysEvent, NotJsonOrNotAnObject) {
   EXPECT_FALSE(ParseNoxysEvent("", &ev, &err));
 }
 
+TEST(FindDuplicateKey, FindsAKeyGivenTwiceInOneObjectAtAnyDepth) {
+  std::string key;
+  EXPECT_FALSE(FindDuplicateKey(R"({"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]})", &key));  // each object once
+  EXPECT_TRUE(FindDuplicateKey(R"({"a":1,"b":2,"a":3})", &key));
+  EXPECT_EQ(key, "a");
+  EXPECT_TRUE(FindDuplicateKey(R"({"x":{"p":1,"q":[1,{"r":2}],"p":2}})", &key));
+  EXPECT_EQ(key, "p");
+  EXPECT_TRUE(FindDuplicateKey(R"({"c":[{"t":1},{"t":2,"t":3}]})", &key));
+  EXPECT_EQ(key, "t");
+  // Written with an escape, the same key: JSON readers unescape before they compare.
+  EXPECT_TRUE(FindDuplicateKey(R"({"event_id":"e1","\u0065vent_id":"e2"})", &key));
+  EXPECT_EQ(key, "event_id");
+  // Values that look like keys, quotes and braces inside strings, are values.
+  EXPECT_FALSE(FindDuplicateKey(R"({"a":"a","b":"\"a\":{","c":["a","a"],"d":"}"})", &key));
+  EXPECT_FALSE(FindDuplicateKey(R"({"a\"":1,"a":2})", &key));
+  EXPECT_FALSE(FindDuplicateKey(R"([1,2,{"k":1}])", &key));
+  EXPECT_FALSE(FindDuplicateKey("", &key));
+}
+
 TEST(NoxysEvent, AcceptsAllThreeActionsAndBoundaryRisks) {
   for (auto [action, want] : {std::pair{"COACH", PolicyAction::kCoach}, {"ALLOW", PolicyAction::kAllow}}) {
     NoxysEvent ev;
