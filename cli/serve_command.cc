@@ -1107,6 +1107,11 @@ class Api {
   }
 
   HttpResponse TicketIncident(const std::string& backend, const std::string& key) {
+    if (backend != "jira" && backend != "servicenow") {
+      return ErrorResponse(404, "no backend \"" + backend.substr(0, 64) +
+                                    "\": tickets are under jira or servicenow (/v1/tickets/jira/SEC-12)");
+    }
+    if (key.empty()) return ErrorResponse(400, "no ticket key: /v1/tickets/" + backend + "/KEY, e.g. SEC-12 or INC0010001");
     std::string incident;
     if (!s_->log->Get(Cf::kByTicket, TicketKeyKey(backend, key), &incident).ok()) {
       return ErrorResponse(404, "no " + backend + " ticket " + key + " made by noxsync");

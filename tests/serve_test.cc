@@ -1358,6 +1358,13 @@ TEST_F(Serve, TicketsAreMadeAndMetricsAreValidPrometheusText) {
   EXPECT_EQ(t.status, 200);
   EXPECT_NE(t.body.find("\"id\":\"inc_00000001\""), std::string::npos) << t.body;
   EXPECT_NE(t.body.find("\"key\":\"SEC-1\""), std::string::npos) << t.body;
+  // A backend noxsync has none of, or no key: said as such, not "no ticket".
+  t = Call(*c, "GET", "/v1/tickets/jirra/SEC-1", kRead);
+  EXPECT_EQ(t.status, 404);
+  EXPECT_NE(t.body.find(R"(no backend \"jirra\": tickets are under jira or servicenow)"), std::string::npos) << t.body;
+  t = Call(*c, "GET", "/v1/tickets/jira/", kRead);
+  EXPECT_EQ(t.status, 400);
+  EXPECT_NE(t.body.find("no ticket key: /v1/tickets/jira/KEY"), std::string::npos) << t.body;
   // A misspelt field, a status that is none, or none at all: 400 naming it
   // (in the JSON answer, its quotes escaped), and nothing recorded.
   const std::pair<const char*, const char*> refused[] = {
