@@ -635,8 +635,7 @@ class Api {
                                     " s either way is refused (replay protection): check the sender's clock, "
                                     "or this host's");
     }
-    // Hex is hex in either case; senders that print it upper-case are not
-    // forged for it.
+    // Hex is hex in either case: an upper-case signature is the same HMAC.
     for (auto& c : sig) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     auto matches = [&](const WebhookSigner& signer) {
       std::string want = "sha256=" + signer.Sign(ts, req.body);
