@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/timeline.h"
 #include "store/event_log.h"
+#include "sync/backend.h"
 #include "sync/clock.h"
 #include "sync/incident.h"
 #include "sync/printable.h"
@@ -162,7 +163,7 @@ int RunHistory(const Argv& argv) {
     if (s.ok() && found) s = view.FindIncident(incident_id, &inc, &found);
   }
   // A ticket key: SEC-12, INC0000012.
-  for (const char* backend : {"jira", "servicenow"}) {
+  for (std::string_view backend : kBackendNames) {
     if (!s.ok() || found) break;
     std::string incident_id;
     Status g = (*log)->Get(Cf::kByTicket, TicketKeyKey(backend, id), &incident_id);

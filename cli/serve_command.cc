@@ -35,6 +35,7 @@
 #include "cli/timeline.h"
 #include "service/http_server.h"
 #include "service/work_queue.h"
+#include "sync/backend.h"
 #include "sync/engine.h"
 #include "sync/ingestor.h"
 #include "sync/noxys_event.h"
@@ -1106,7 +1107,7 @@ class Api {
   }
 
   HttpResponse TicketIncident(const std::string& backend, const std::string& key) {
-    if (backend != "jira" && backend != "servicenow") {
+    if (!IsBackendName(backend)) {
       return ErrorResponse(404, "no backend \"" + backend.substr(0, 64) +
                                     "\": tickets are under jira or servicenow (/v1/tickets/jira/SEC-12)");
     }

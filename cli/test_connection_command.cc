@@ -13,6 +13,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/config.h"
+#include "sync/backend.h"
 #include "sync/printable.h"
 
 namespace noxsync::cli {
@@ -101,7 +102,7 @@ int RunTestConnection(const Argv& argv) {
     return Fail(kExitUsage, std::string("name one backend: jira or servicenow\n\n") + kUsage);
   }
   const std::string& backend_name = args.positional()[0];
-  if (backend_name != "jira" && backend_name != "servicenow" && backend_name != "notifications") {
+  if (!IsBackendName(backend_name) && backend_name != "notifications") {
     return Fail(kExitUsage, "unknown backend \"" + backend_name + "\"; use jira, servicenow or notifications");
   }
   if (!args.Given("--config")) return Fail(kExitUsage, std::string("--config FILE is required\n\n") + kUsage);

@@ -29,6 +29,16 @@
 
 namespace noxsync {
 
+// The backends noxsync makes tickets in, by the names the configuration,
+// the store's ticket rows and the API use.
+inline constexpr std::string_view kBackendNames[] = {"jira", "servicenow"};
+inline bool IsBackendName(std::string_view name) {
+  for (std::string_view b : kBackendNames) {
+    if (name == b) return true;
+  }
+  return false;
+}
+
 // A ticket as the engine sees it, whatever the backend.
 struct Ticket {
   std::string key;          // SEC-42, INC0010001: what people call it

@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include "sync/backend.h"
 #include "sync/config_reader.h"
 
 namespace noxsync {
@@ -236,7 +237,8 @@ void ReadSyncConfig(ConfigSection* root, const std::vector<std::string>& backend
     t->Finish();
   }
   if (auto fm = root->Section("field_mapping")) {
-    for (const std::string& backend : {std::string("jira"), std::string("servicenow")}) {
+    for (std::string_view name : kBackendNames) {
+      const std::string backend(name);
       if (!fm->Has(backend)) continue;
       auto& target = c->field_mapping[backend];
       target.clear();
