@@ -9,7 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <memory>
+#include <deque>
 #include <tuple>
 #include <vector>
 
@@ -134,7 +134,7 @@ bool FindDuplicateKey(std::string_view text, std::string* key) {
   };
   std::vector<Level> stack;
   std::vector<std::string_view> keys;
-  std::vector<std::unique_ptr<std::string>> unescaped;  // rare: a key written with escapes
+  std::deque<std::string> unescaped;  // rare: keys written with escapes (a deque: views stay valid)
   stack.reserve(8);
   keys.reserve(32);
   // Of every byte only these matter; a table spares six compares each.
@@ -167,8 +167,7 @@ bool FindDuplicateKey(std::string_view text, std::string* key) {
         json::error_code ec;
         json::value v = json::parse(json::string_view(text.data() + open, i - open + 1), ec);
         if (ec || !v.is_string()) return false;
-        unescaped.push_back(std::make_unique<std::string>(v.get_string().data(), v.get_string().size()));
-        k = *unescaped.back();
+        k = unescaped.emplace_back(v.get_string().data(), v.get_string().size());
       }
       if (std::find(keys.begin() + static_cast<std::ptrdiff_t>(stack.back().first), keys.end(), k) != keys.end()) {
         key->assign(k.substr(0, 64));
