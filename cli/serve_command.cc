@@ -1285,6 +1285,24 @@ int RunServe(const Argv& argv) {
   SystemSleeper sleeper;
   EngineSetup setup;
   if (Status s = BuildEngineSetup(config, clock, sleeper, &setup); !s.ok()) return Fail(kExitUsage, s.message());
+
+  // The address is taken before the store is opened: a port in use or an
+  // address this host lacks is told at once, without a store created (or
+  // a large one opened) for nothing. Connections wait in the backlog until
+  // the server starts below.
+  service::ServerOptions so;
+  so.host = sc.host;
+  so.port = sc.port;
+  so.listen_fd = listen_fd;
+  so.threads = sc.threads;
+  so.max_connections = static_cast<size_t>(sc.max_connections);
+  so.max_body_bytes = static_cast<size_t>(sc.max_body_bytes);
+  so.header_timeout_ms = sc.header_timeout_ms;
+  so.body_timeout_ms = sc.body_timeout_ms;
+  so.idle_timeout_ms = sc.idle_timeout_ms;
+  service::HttpServer server;
+  if (Status s = server.Listen(so); !s.ok()) return Fail(kExitFailure, s.message());
+
   EventLogOptions opts;
   opts.holder = "noxsync serve";
   opts.holder_note = "while it runs, send events to its POST /v1/events and status changes to "
@@ -1308,7 +1326,6 @@ int RunServe(const Argv& argv) {
   Metrics metrics(log.get());
   OutboxSummary outbox(log.get(), &clock);
   DurableWaiter waiter(log.get());
-  service::HttpServer server;
 
   ServeState state;
   state.service = &sc;
@@ -1346,18 +1363,8 @@ int RunServe(const Argv& argv) {
   service::WorkQueue reads("nox-reads", kMaxWaitingReads);
   state.reads = &reads;
 
-  service::ServerOptions so;
-  so.host = sc.host;
-  so.port = sc.port;
-  so.listen_fd = listen_fd;
-  so.threads = sc.threads;
-  so.max_connections = static_cast<size_t>(sc.max_connections);
-  so.max_body_bytes = static_cast<size_t>(sc.max_body_bytes);
-  so.header_timeout_ms = sc.header_timeout_ms;
-  so.body_timeout_ms = sc.body_timeout_ms;
-  so.idle_timeout_ms = sc.idle_timeout_ms;
   Status started = server.Start(
-      so, [&api](HttpRequest req, Responder respond) { api.Handle(std::move(req), std::move(respond)); },
+      [&api](HttpRequest req, Responder respond) { api.Handle(std::move(req), std::move(respond)); },
       [&metrics](const HttpRequest& req, int status, double seconds) {
         metrics.ObserveHttp(RouteOf(req.method, req.path), status, seconds);
         spdlog::debug("serve: {} {} {} {} {:.1f} ms", req.request_id, req.method, req.path, status, seconds * 1e3);

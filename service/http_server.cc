@@ -145,6 +145,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   bool shut_down = false;
 
   void Accept();
+  // Listen's work: the loops, and the acceptor bound (or handed over).
+  Status Bind(const ServerOptions& options);
 };
 
 // Room for one typical request (header and one event) per read; at the
@@ -496,12 +498,24 @@ HttpServer::HttpServer() : impl_(std::make_shared<Impl>()) {}
 HttpServer::~HttpServer() { Shutdown(0); }
 
 Status HttpServer::Start(const ServerOptions& options, Handler handler, Observer observer, HeaderCheck header_check) {
-  impl_->options = options;
-  impl_->handler = std::move(handler);
-  impl_->observer = std::move(observer);
-  impl_->header_check = std::move(header_check);
-  for (int i = 0; i < std::max(1, options.threads); ++i) impl_->loops.push_back(std::make_unique<Loop>());
-  impl_->acceptor = std::make_unique<tcp::acceptor>(impl_->loops[0]->ioc);
+  if (Status s = Listen(options); !s.ok()) return s;
+  return Start(std::move(handler), std::move(observer), std::move(header_check));
+}
+
+Status HttpServer::Listen(const ServerOptions& options) {
+  if (impl_->acceptor) return Status::FailedPrecondition("the HTTP server is already listening");
+  Status s = impl_->Bind(options);
+  if (!s.ok()) {
+    impl_->acceptor.reset();
+    impl_->loops.clear();
+  }
+  return s;
+}
+
+Status HttpServer::Impl::Bind(const ServerOptions& options) {
+  this->options = options;
+  for (int i = 0; i < std::max(1, options.threads); ++i) loops.push_back(std::make_unique<Loop>());
+  acceptor = std::make_unique<tcp::acceptor>(loops[0]->ioc);
   beast::error_code ec;
   if (options.listen_fd >= 0) {
     // A socket handed over (systemd): it must be a TCP socket already
@@ -511,17 +525,17 @@ Status HttpServer::Start(const ServerOptions& options, Handler handler, Observer
       return Status::InvalidArgument("the socket passed as file descriptor " + std::to_string(options.listen_fd) +
                                      " is not a listening TCP socket (check the ListenStream= of noxsync.socket)");
     }
-    impl_->acceptor->assign(family == AF_INET ? tcp::v4() : tcp::v6(), options.listen_fd, ec);
+    acceptor->assign(family == AF_INET ? tcp::v4() : tcp::v6(), options.listen_fd, ec);
     if (ec) return Status::Unavailable("cannot accept on the socket passed by systemd: " + ec.message());
   } else {
     auto address = asio::ip::make_address(options.host, ec);
     if (ec) return Status::InvalidArgument("service.listen: \"" + options.host + "\" is not an IP address");
     tcp::endpoint ep(address, static_cast<unsigned short>(options.port));
     std::string where = options.host + ":" + std::to_string(options.port);
-    impl_->acceptor->open(ep.protocol(), ec);
-    if (!ec) impl_->acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) impl_->acceptor->bind(ep, ec);
-    if (!ec) impl_->acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    acceptor->open(ep.protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor->bind(ep, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       std::string advice;
       if (ec == asio::error::address_in_use) {
@@ -535,6 +549,16 @@ Status HttpServer::Start(const ServerOptions& options, Handler handler, Observer
       return Status::Unavailable("cannot listen on " + where + ": " + ec.message() + advice);
     }
   }
+  return Status::Ok();
+}
+
+Status HttpServer::Start(Handler handler, Observer observer, HeaderCheck header_check) {
+  if (!impl_->acceptor || !impl_->threads.empty()) {
+    return Status::FailedPrecondition("the HTTP server must listen, once, before it starts");
+  }
+  impl_->handler = std::move(handler);
+  impl_->observer = std::move(observer);
+  impl_->header_check = std::move(header_check);
   impl_->Accept();
   for (auto& loop : impl_->loops) {
     impl_->threads.emplace_back([impl = impl_, ioc = &loop->ioc] {

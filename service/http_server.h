@@ -89,7 +89,13 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and starts the threads. Fails with the address named.
+  // Binds host:port (or takes options.listen_fd) without accepting yet, so
+  // a caller learns the address is unusable before it opens anything else;
+  // connections wait in the backlog until Start. Fails with the address named.
+  Status Listen(const ServerOptions& options);
+  // Starts accepting and the threads, on the address Listen took.
+  Status Start(Handler handler, Observer observer = {}, HeaderCheck header_check = {});
+  // Listen, then Start.
   Status Start(const ServerOptions& options, Handler handler, Observer observer = {}, HeaderCheck header_check = {});
   int port() const;
   std::string address() const;  // the address accepted on, "host:port"

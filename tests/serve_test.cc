@@ -424,6 +424,8 @@ TEST_F(Serve, AnAddressItCannotListenOnIsNamedWithWhatToDo) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << listen << ": " << status << " " << out;
     EXPECT_NE(out.find("cannot listen on " + listen + ": "), std::string::npos) << out;
     EXPECT_NE(out.find(advice), std::string::npos) << out;
+    // Told before the store is opened: none is made for a serve that never ran.
+    EXPECT_FALSE(std::filesystem::exists(dir_.Sub("other-store"))) << listen;
   }
   EXPECT_EQ(Stop(), 0);
 }
