@@ -1,5 +1,6 @@
 #include "store/event_log.h"
 #include "store/rocks_log_file.h"
+#include "store/utf8.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -508,6 +509,13 @@ const std::string& EventLog::path() const { return impl_->path; }
 bool EventLog::writable() const { return impl_->writable; }
 
 uint64_t EventLog::Submit(Step step) {
+  // Every payload is JSON, which is UTF-8: bytes that are not (a backend's
+  // answer in Latin-1, a quote cut inside a character) would make the
+  // record unreadable to every reader, `history` and an auditor's tools
+  // included. The writers keep their text valid; this is the last check.
+  for (NewRecord& r : step.records) {
+    if (InvalidUtf8At(r.payload) != std::string_view::npos) r.payload = ValidUtf8(r.payload);
+  }
   const uint64_t bytes = StepBytes(step);
   std::lock_guard<std::mutex> lk(impl_->mu);
   assert(impl_->writable && "Submit on a store opened for reading");

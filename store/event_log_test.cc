@@ -64,6 +64,24 @@ TEST(EventLog, AppendAssignsDenseSeqsAndChainsHashes) {
   EXPECT_EQ(log->Head().hash, prev);
 }
 
+TEST(EventLog, APayloadThatIsNotUtf8IsStoredAsUtf8) {
+  TempDir dir;
+  auto log = OpenWriter(dir.path());
+  // A backend's error in Latin-1, and a quote cut inside "é".
+  ASSERT_TRUE(log->Append(OneRecord("ticket.create_failed", "inc_1", "{\"error\":\"indisponible \xE0 \xE9t\xE9\"}")).ok());
+  ASSERT_TRUE(log->Append(OneRecord("event.rejected", "", "{\"reason\":\"got \\\"jos\xC3\"}")).ok());
+  std::vector<LogRecord> recs;
+  ASSERT_TRUE(log->ScanLog(1, [&](const LogRecord& r) {
+                   recs.push_back(r);
+                   return true;
+                 }).ok());
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].payload, "{\"error\":\"indisponible \xEF\xBF\xBD \xEF\xBF\xBDt\xEF\xBF\xBD\"}");
+  EXPECT_EQ(recs[1].payload, "{\"reason\":\"got \\\"jos\xEF\xBF\xBD\"}");
+  // The hash covers what is stored.
+  for (const auto& r : recs) EXPECT_EQ(r.hash, ComputeHash(r));
+}
+
 TEST(EventLog, IndexesRecordsByIncident) {
   TempDir dir;
   auto log = OpenWriter(dir.path());
