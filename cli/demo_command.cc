@@ -19,6 +19,7 @@
 #include "cli/engine_setup.h"
 #include "cli/timeline.h"
 #include "store/event_log.h"
+#include "store/utf8.h"
 #include "sync/engine.h"
 #include "sync/ingestor.h"
 #include "sync/timestamp.h"
@@ -73,8 +74,9 @@ void ShowRecords(const EventLog& log, const std::string& incident, uint64_t from
   size_t shown = 0;
   for (const auto& r : records) {
     if (r.seq < from_seq || shown >= max) continue;
-    std::printf("  %6llu  %-27s  %s\n", static_cast<unsigned long long>(r.seq), r.type.c_str(),
-                DescribeRecord(r).substr(0, 150).c_str());
+    std::string what = DescribeRecord(r);
+    if (what.size() > 150) what = std::string(Utf8Prefix(what, 147)) + "...";
+    std::printf("  %6llu  %-27s  %s\n", static_cast<unsigned long long>(r.seq), r.type.c_str(), what.c_str());
     ++shown;
   }
 }

@@ -16,6 +16,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "store/utf8.h"
 #include "sync/json_text.h"
 #include "sync/printable.h"
 
@@ -158,6 +159,10 @@ std::shared_ptr<ReopenableFileSink> g_file_sink;
 std::string JsonLogLine(std::string_view time, std::string_view level, std::string_view message) {
   std::string out;
   JsonText j(&out);
+  // A message may quote a backend's answer or a client's bytes in any
+  // encoding; a log shipper reads the line as JSON, so UTF-8.
+  std::string valid;
+  if (InvalidUtf8At(message) != std::string_view::npos) message = valid = ValidUtf8(message);
   j.Str("time", time).Str("level", level).Str("msg", message);
   if (std::string v = FindIncident(message); !v.empty()) j.Str("incident", v);
   if (std::string v = FindTicket(message); !v.empty()) j.Str("ticket", v);

@@ -35,6 +35,7 @@
 #include "cli/timeline.h"
 #include "service/http_server.h"
 #include "service/work_queue.h"
+#include "store/utf8.h"
 #include "sync/backend.h"
 #include "sync/engine.h"
 #include "sync/ingestor.h"
@@ -80,7 +81,9 @@ HttpResponse JsonResponse(int status, json::value body) {
 }
 
 HttpResponse ErrorResponse(int status, const std::string& message) {
-  return JsonResponse(status, json::object{{"error", message}});
+  // Messages quote what a client sent (a query name, a header, a path), in
+  // any bytes: the answer is JSON, so UTF-8 whatever they were.
+  return JsonResponse(status, json::object{{"error", ValidUtf8(message)}});
 }
 
 // 503 with Retry-After: for a refusal that passes (shutting down, a full queue).
@@ -676,7 +679,7 @@ class Api {
       charset.erase(std::remove_if(charset.begin(), charset.end(), [](char c) { return c == ' ' || c == '"'; }),
                     charset.end());
       if (charset != "utf-8" && charset != "utf8" && charset != "us-ascii") {
-        return respond(ErrorResponse(415, "charset \"" + charset.substr(0, 64) +
+        return respond(ErrorResponse(415, "charset \"" + std::string(Utf8Prefix(charset, 64)) +
                                               "\" is not accepted: send the events in UTF-8"));
       }
     }
@@ -852,7 +855,7 @@ class Api {
     std::vector<std::string_view> seen;
     for (const auto& [name, value] : req.query) {
       if (name.empty() && value.empty()) continue;  // "?&limit=5", a trailing "&"
-      const std::string shown = "\"" + name.substr(0, 64) + "\"";
+      const std::string shown = "\"" + std::string(Utf8Prefix(name, 64)) + "\"";
       if (std::find(names->begin(), names->end(), name) == names->end()) {
         std::string takes;
         for (std::string_view n : *names) takes += (takes.empty() ? "" : ", ") + std::string(n);
@@ -1080,7 +1083,7 @@ class Api {
     IncidentStatus to;
     if (!st->is_string() || !ParseIncidentStatus(std::string(st->get_string()), &to)) {
       std::string given = json::serialize(*st);
-      if (given.size() > 64) given = given.substr(0, 64) + "...";
+      if (given.size() > 64) given = std::string(Utf8Prefix(given, 64)) + "...";
       return ErrorResponse(400, "\"status\": " + given + " is not one of Open, In Progress, Resolved, Closed");
     }
     std::string note;
@@ -1108,7 +1111,7 @@ class Api {
 
   HttpResponse TicketIncident(const std::string& backend, const std::string& key) {
     if (!IsBackendName(backend)) {
-      return ErrorResponse(404, "no backend \"" + backend.substr(0, 64) +
+      return ErrorResponse(404, "no backend \"" + std::string(Utf8Prefix(backend, 64)) +
                                     "\": tickets are under jira or servicenow (/v1/tickets/jira/SEC-12)");
     }
     if (key.empty()) return ErrorResponse(400, "no ticket key: /v1/tickets/" + backend + "/KEY, e.g. SEC-12 or INC0010001");

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "store/utf8.h"
 #include "sync/printable.h"
 #include "sync/projector.h"
 #include "sync/timestamp.h"
@@ -38,7 +39,7 @@ int64_t Int(const json::object& o, const char* key) {
 std::string Describe(const LogRecord& r) {
   json::error_code ec;
   json::value v = json::parse(r.payload, ec);
-  if (ec || !v.is_object()) return r.payload.substr(0, 120);
+  if (ec || !v.is_object()) return std::string(Utf8Prefix(r.payload, 120));
   const json::object& o = v.get_object();
   if (r.type == record_type::kEventReceived) {
     std::string types;
@@ -133,7 +134,7 @@ std::string Describe(const LogRecord& r) {
     return b + " " + Str(o, "action") + " gave up after " + std::to_string(Int(o, "attempts")) + " attempt(s): " +
            Str(o, "reason");
   }
-  return json::serialize(v).substr(0, 160);
+  return std::string(Utf8Prefix(json::serialize(v), 160));
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "store/utf8.h"
 #include "sync/json_text.h"
 
 namespace noxsync::service {
@@ -206,7 +207,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // garbage). Refused before it is read, whatever the route.
     if (beast::string_view coding = head[bhttp::field::content_encoding];
         !coding.empty() && !beast::iequals(coding, "identity")) {
-      std::string name(coding.substr(0, 64));
+      std::string name(Utf8Prefix(std::string_view(coding.data(), coding.size()), 64));
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       return Reject(415, "content encoding \"" + name +
                              "\" is not accepted: send the body uncompressed (no Content-Encoding header)");
@@ -341,7 +342,7 @@ class Session : public std::enable_shared_from_this<Session> {
   static HttpResponse Error(int status, const std::string& message) {
     HttpResponse r;
     r.status = status;
-    JsonText(&r.body).Str("error", message).End();
+    JsonText(&r.body).Str("error", ValidUtf8(message)).End();  // it may quote what was sent
     return r;
   }
 

@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "store/utf8.h"
 #include "sync/noxys_event.h"
 #include "sync/timestamp.h"
 
@@ -37,7 +38,7 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
     }
     if (valid[i] && events[i].time_us > latest_time) {
       valid[i] = false;
-      (*results)[i].error = "field timestamp: " + events[i].timestamp.substr(0, 64) + " is more than " +
+      (*results)[i].error = "field timestamp: " + std::string(Utf8Prefix(events[i].timestamp, 64)) + " is more than " +
                             std::to_string(options_.max_future_us / 3'600'000'000) +
                             " hours after this host's clock (" +
                             FormatTimestamp(latest_time - options_.max_future_us) +
@@ -81,14 +82,22 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
     }
     res.kind = IngestResult::Kind::kRejected;
     json::object o;
-    o["source"] = source;
+    o["source"] = ValidUtf8(source);  // a file's name need not be UTF-8
     o["line"] = lines[i].line;
     o["reason"] = res.error;
     // So `noxsync history ID` finds the refusal of an event that has no
     // incident to show it in; an id too long to be one is left to the text.
     if (!res.event_id.empty() && res.event_id.size() <= kMaxEventIdLength) o["event_id"] = res.event_id;
     const std::string& text = lines[i].text;
-    o["text"] = text.size() > options_.max_rejected_text ? text.substr(0, options_.max_rejected_text) : text;
+    if (InvalidUtf8At(text) == std::string_view::npos) {
+      o["text"] = Utf8Prefix(text, options_.max_rejected_text);
+    } else {
+      // A record is JSON, so UTF-8: the text as readable as it goes, and the
+      // bytes as they came, so the audit trail still holds what was sent.
+      std::string_view kept = std::string_view(text).substr(0, options_.max_rejected_text);
+      o["text"] = ValidUtf8(kept);
+      o["text_base64"] = Base64(kept);
+    }
     if (text.size() > options_.max_rejected_text) o["text_bytes"] = text.size();
     // An id resent with other content names the incident of the first one,
     // so the refusal shows in that incident's history; results carry an

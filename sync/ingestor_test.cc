@@ -1,10 +1,13 @@
 #include "sync/ingestor.h"
 
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 #include <gtest/gtest.h>
 
 #include <map>
 #include <thread>
 
+#include "store/utf8.h"
 #include "sync/timestamp.h"
 #include "tests/temp_dir.h"
 
@@ -12,6 +15,7 @@ namespace noxsync {
 namespace {
 
 using noxsync::testing::TempDir;
+namespace json = boost::json;
 
 std::string EventJson(const std::string& id, const std::string& ts, const std::string& user = "alice@acme.fr",
                       const std::string& type = "EMAIL", const std::string& action = "BLOCK",
@@ -264,6 +268,49 @@ TEST_F(IngestorTest, AnEventWithAKeyGivenTwiceIsRefusedAndKept) {
   }
   EXPECT_EQ(rejected, 2);
   EXPECT_EQ(opened, 1);
+}
+
+TEST_F(IngestorTest, TextThatIsNotUtf8IsRefusedAndKeptAsItCame) {
+  // An event saved as Latin-1 (é is the one byte 0xE9), and one whose
+  // quoted e-mail, 1 + 40 two-byte characters, is cut at 64 bytes: inside one.
+  std::string latin1 = EventJson("evt_latin1", "2026-03-20T10:00:00Z", "jos\xE9@acme.fr");
+  std::string long_name = "a";
+  for (int i = 0; i < 40; ++i) long_name += "\xC3\xA9";
+  auto res = Ingest({latin1, EventJson("evt_cut", "2026-03-20T10:00:00Z", long_name)});
+  ASSERT_EQ(res.size(), 2u);
+  EXPECT_EQ(res[0].kind, IngestResult::Kind::kRejected);
+  const size_t at = latin1.find('\xE9') + 1;
+  EXPECT_EQ(res[0].error, "not UTF-8: byte " + std::to_string(at) +
+                              " of the line is 0xE9; send events in UTF-8 (a file saved as Latin-1 or "
+                              "Windows-1252: iconv -f cp1252 -t utf-8)");
+  EXPECT_EQ(res[0].event_id, "evt_latin1");  // read from the rest, for the sender and `history`
+  EXPECT_EQ(res[1].kind, IngestResult::Kind::kRejected);
+  EXPECT_EQ(InvalidUtf8At(res[1].error), std::string_view::npos) << res[1].error;
+  EXPECT_NE(res[1].error.find("got \"a" + long_name.substr(1, 62) + "\""), std::string::npos) << res[1].error;
+
+  std::vector<json::object> refusals;
+  for (const auto& r : Records()) {
+    if (r.type != "event.rejected") continue;
+    // Every record reads as JSON, which is UTF-8.
+    EXPECT_EQ(InvalidUtf8At(r.payload), std::string_view::npos) << r.payload;
+    boost::system::error_code ec;
+    json::value v = json::parse(r.payload, ec);
+    ASSERT_FALSE(ec) << r.payload;
+    refusals.push_back(v.get_object());
+  }
+  ASSERT_EQ(refusals.size(), 2u);
+  auto str = [](const json::object& o, const char* key) {
+    const json::value* v = o.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string("(none)");
+  };
+  EXPECT_EQ(str(refusals[0], "event_id"), "evt_latin1");
+  std::string readable = latin1;
+  readable.replace(at - 1, 1, "\xEF\xBF\xBD");
+  EXPECT_EQ(str(refusals[0], "text"), readable);
+  EXPECT_EQ(str(refusals[0], "text_base64"), Base64(latin1));  // the bytes as sent
+  EXPECT_EQ(str(refusals[1], "event_id"), "evt_cut");
+  EXPECT_EQ(str(refusals[1], "text"), EventJson("evt_cut", "2026-03-20T10:00:00Z", long_name));
+  EXPECT_FALSE(refusals[1].contains("text_base64"));
 }
 
 TEST_F(IngestorTest, AnEventTimedMoreThanADayAheadOfTheClockIsRefusedAndKept) {

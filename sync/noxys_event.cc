@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "store/record.h"
+#include "store/utf8.h"
 #include "sync/json_text.h"
 #include "sync/timestamp.h"
 
@@ -170,7 +171,7 @@ bool FindDuplicateKey(std::string_view text, std::string* key) {
         k = unescaped.emplace_back(v.get_string().data(), v.get_string().size());
       }
       if (std::find(keys.begin() + static_cast<std::ptrdiff_t>(stack.back().first), keys.end(), k) != keys.end()) {
-        key->assign(k.substr(0, 64));
+        key->assign(Utf8Prefix(k, 64));
         return true;
       }
       keys.push_back(k);
@@ -194,6 +195,21 @@ bool ParseNoxysEvent(std::string_view text, NoxysEvent* ev, std::string* error) 
   json::error_code ec;
   json::value root = json::parse(json::string_view(text.data(), text.size()), ec, &arena);
   if (ec) {
+    if (size_t bad = InvalidUtf8At(text); bad != std::string_view::npos) {
+      // JSON is UTF-8; the parser's "syntax error" would not say which byte.
+      char byte[8];
+      std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[bad]));
+      *error = "not UTF-8: byte " + std::to_string(bad + 1) + " of the line is " + byte +
+               "; send events in UTF-8 (a file saved as Latin-1 or Windows-1252: iconv -f cp1252 -t utf-8)";
+      // Its id, if the rest reads, so the sender's answer and `history` name it.
+      json::value fixed = json::parse(ValidUtf8(text), ec);
+      const json::value* id = ec || !fixed.is_object() ? nullptr : fixed.get_object().if_contains("event_id");
+      if (id != nullptr && id->is_string() && id->get_string().size() <= kMaxEventIdLength &&
+          PrintableId(id->get_string())) {
+        ev->event_id = std::string(id->get_string());
+      }
+      return false;
+    }
     *error = "not valid JSON: " + ec.message();
     // Where a file's first line may carry one (the readers drop it there),
     // a byte order mark is also what joining such files leaves mid-stream.
@@ -216,13 +232,13 @@ bool ParseNoxysEvent(std::string_view text, NoxysEvent* ev, std::string* error) 
   if (!r.String(o, "timestamp", "timestamp", &ev->timestamp, true)) return false;
   if (!ParseTimestamp(ev->timestamp, &ev->time_us)) {
     return r.Fail("timestamp", "expected an RFC 3339 time such as 2026-03-20T14:32:00Z, got \"" +
-                                   ev->timestamp.substr(0, 64) + "\"");
+                                   std::string(Utf8Prefix(ev->timestamp, 64)) + "\"");
   }
   if (!r.String(o, "platform_id", "platform_id", &ev->platform_id, true)) return false;
   if (!r.String(o, "platform_name", "platform_name", &ev->platform_name, false)) return false;
   if (!r.String(o, "user_email", "user_email", &ev->user_email, true)) return false;
   if (ev->user_email.find('@') == std::string::npos) {
-    return r.Fail("user_email", "expected an e-mail address, got \"" + ev->user_email.substr(0, 64) + "\"");
+    return r.Fail("user_email", "expected an e-mail address, got \"" + std::string(Utf8Prefix(ev->user_email, 64)) + "\"");
   }
   if (!r.Unit(o, "risk_score", "risk_score", &ev->risk_score)) return false;
 
@@ -253,7 +269,7 @@ bool ParseNoxysEvent(std::string_view text, NoxysEvent* ev, std::string* error) 
   if (!r.String(*pd, "action", "policy_decisions.action", &action, false)) return false;
   if (!ParsePolicyAction(action, &ev->action)) {
     return r.Fail("policy_decisions.action",
-                  "expected one of BLOCK, COACH, ALLOW, got \"" + action.substr(0, 32) + "\"");
+                  "expected one of BLOCK, COACH, ALLOW, got \"" + std::string(Utf8Prefix(action, 32)) + "\"");
   }
   if (!r.String(*pd, "policy_id", "policy_decisions.policy_id", &ev->policy_id, true)) return false;
   if (!r.String(*pd, "policy_name", "policy_decisions.policy_name", &ev->policy_name, false)) return false;

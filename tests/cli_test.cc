@@ -604,6 +604,12 @@ TEST(JsonLogs, OneObjectPerLineWithTheIdsTheMessageNames) {
   auto none = boost::json::parse(cli::JsonLogLine("t", "info", "sync: 3 tickets created")).as_object();
   EXPECT_FALSE(none.contains("ticket"));
   EXPECT_FALSE(none.contains("request_id"));
+  // A backend that answered in Latin-1: the line is still JSON, so UTF-8.
+  std::string latin1 = cli::JsonLogLine("t", "warn", "jira: HTTP 503: indisponible \xE0 pr\xE9sent");
+  boost::system::error_code ec;
+  auto fixed = boost::json::parse(latin1, ec);
+  ASSERT_FALSE(ec) << latin1;
+  EXPECT_EQ(fixed.as_object().at("msg"), "jira: HTTP 503: indisponible \xEF\xBF\xBD pr\xEF\xBF\xBDsent");
 }
 
 TEST(LogFile, ALogFileThatCannotBeOpenedEndsTheCommandBeforeItDoesAnything) {

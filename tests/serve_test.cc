@@ -616,6 +616,50 @@ TEST_F(Serve, AByteOrderMarkOpeningABodyAndBlankLinesAreSkipped) {
   EXPECT_EQ(Stop(), 0);
 }
 
+TEST_F(Serve, WhatIsNotUtf8IsNamedAndEveryAnswerAndRecordIsUtf8) {
+  Start();
+  auto c = Client();
+  auto valid_json = [](const std::string& text) {
+    boost::system::error_code ec;
+    boost::json::parse(text, ec);
+    return !ec;
+  };
+  // A line saved as Latin-1 beside a good one: the bad byte is named, the
+  // event's id given back, and the answer is JSON.
+  auto r = Post(*c, Event("evt_u1") + "\n" + Event("evt_u2", "jos\xE9@acme.fr") + "\n");
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_TRUE(valid_json(r.body)) << r.body;
+  EXPECT_NE(r.body.find(R"({"line":2,"event_id":"evt_u2","result":"rejected","error":"not UTF-8: byte )"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find(" of the line is 0xE9; send events in UTF-8"), std::string::npos) << r.body;
+  // A query parameter and a backend name in any bytes: the 400 and 404 are JSON.
+  auto q = Call(*c, "GET", "/v1/incidents?s%E9verity=High", kRead);
+  EXPECT_EQ(q.status, 400);
+  EXPECT_TRUE(valid_json(q.body)) << q.body;
+  auto t = Call(*c, "GET", "/v1/tickets/j%E9ra/SEC-1", kRead);
+  EXPECT_EQ(t.status, 404);
+  EXPECT_TRUE(valid_json(t.body)) << t.body;
+  // The audit stream an auditor's tools read: every line JSON.
+  auto audit = Call(*c, "GET", "/v1/audit", kRead);
+  ASSERT_EQ(audit.status, 200);
+  int lines = 0;
+  for (size_t at = 0, end; at < audit.body.size(); at = end + 1) {
+    end = audit.body.find('\n', at);
+    if (end == std::string::npos) end = audit.body.size();
+    EXPECT_TRUE(valid_json(audit.body.substr(at, end - at))) << audit.body.substr(at, end - at);
+    ++lines;
+  }
+  EXPECT_EQ(lines, 3);  // event.received and incident.opened of evt_u1, event.rejected of evt_u2
+  EXPECT_NE(audit.body.find("text_base64"), std::string::npos) << audit.body;
+  EXPECT_EQ(Stop(), 0);
+  // And `history` finds the refusal by the event's id.
+  auto h = testing::RunNoxsync("history evt_u2 --db " + dir_.Sub("store"), dir_.path());
+  EXPECT_EQ(h.exit_code, 0) << h.out << h.err;
+  EXPECT_NE(h.out.find("refused, in no incident"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("not UTF-8: byte "), std::string::npos) << h.out;
+}
+
 TEST_F(Serve, FiftyConcurrentClientsAreAllStoredOnce) {
   Start();
   std::atomic<int> accepted{0}, other{0};

@@ -14,6 +14,7 @@
 #include "adapters/http/http_client.h"
 #include "adapters/http/reply_reader.h"
 #include "adapters/jira/adf.h"
+#include "store/utf8.h"
 #include "sync/time_zone.h"
 #include "sync/timestamp.h"
 
@@ -501,11 +502,7 @@ Result<Ticket> JiraBackend::Create(const NewTicket& t) {
   // Jira's summary is one line of at most 255 characters.
   std::string summary = t.summary;
   std::replace_if(summary.begin(), summary.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
-  if (summary.size() > 255) {
-    size_t cut = 252;
-    while (cut > 0 && (static_cast<unsigned char>(summary[cut]) & 0xC0) == 0x80) --cut;
-    summary = summary.substr(0, cut) + "...";
-  }
+  if (summary.size() > 255) summary = std::string(Utf8Prefix(summary, 252)) + "...";
   fields["summary"] = summary;
   if (c_.api_version == 3) {
     fields["description"] = DescriptionAdf(t);

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "store/utf8.h"
 #include "sync/config_reader.h"
 
 namespace noxsync::notify {
@@ -53,9 +54,7 @@ std::string TeamsText(const std::string& s) {
 // Cuts to at most `max` bytes on a UTF-8 boundary (Slack limits text sizes).
 std::string Cut(const std::string& s, size_t max) {
   if (s.size() <= max) return s;
-  size_t cut = max - 3;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return s.substr(0, cut) + "...";
+  return std::string(Utf8Prefix(s, max - 3)) + "...";
 }
 
 const char* Prefix(Notification::Kind k) {
@@ -93,7 +92,7 @@ class WebhookNotifier final : public Notifier {
     int s = out.response.status;
     if (s >= 200 && s < 300) return Status::Ok();
     // Slack answers in plain text: invalid_payload, no_service, channel_is_archived...
-    std::string reason = out.response.body.substr(0, 200);
+    std::string reason = ValidUtf8(Utf8Prefix(out.response.body, 200));
     std::string hint;
     if (s == 403 || s == 404 || s == 410) {
       hint = "; the webhook was removed or its channel archived: create a new webhook and update the URL";

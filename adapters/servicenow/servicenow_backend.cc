@@ -10,6 +10,7 @@
 
 #include "adapters/http/http_client.h"
 #include "adapters/http/reply_reader.h"
+#include "store/utf8.h"
 #include "sync/timestamp.h"
 
 namespace noxsync::servicenow {
@@ -443,11 +444,7 @@ Result<Ticket> ServiceNowBackend::Create(const NewTicket& t) {
   // short_description is 160 characters on the incident table.
   std::string summary = t.summary;
   std::replace_if(summary.begin(), summary.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
-  if (summary.size() > 160) {
-    size_t cut = 157;
-    while (cut > 0 && (static_cast<unsigned char>(summary[cut]) & 0xC0) == 0x80) --cut;
-    summary = summary.substr(0, cut) + "...";
-  }
+  if (summary.size() > 160) summary = std::string(Utf8Prefix(summary, 157)) + "...";
   rec["short_description"] = BreakCodeTags(std::move(summary));
   std::string description = t.description;
   if (!t.facts.empty()) {
