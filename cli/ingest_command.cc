@@ -4,12 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
+#include <string_view>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -23,13 +26,32 @@
 namespace noxsync::cli {
 namespace {
 
+// A compressed file read as lines would be refused line by line, each kept
+// in the log as event.rejected: garbage in the audit trail for a file that
+// only needed unpacking. Its first bytes say which tool unpacks it.
+const char* CompressedBy(std::string_view head) {
+  auto starts = [&](std::initializer_list<unsigned char> magic) {
+    return head.size() >= magic.size() &&
+           std::equal(magic.begin(), magic.end(), head.begin(), [](unsigned char m, char c) {
+             return m == static_cast<unsigned char>(c);
+           });
+  };
+  if (starts({0x1F, 0x8B})) return "zcat";                            // gzip
+  if (starts({0x28, 0xB5, 0x2F, 0xFD})) return "zstdcat";             // zstd
+  if (starts({'B', 'Z', 'h'})) return "bzcat";                        // bzip2
+  if (starts({0xFD, '7', 'z', 'X', 'Z', 0x00})) return "xzcat";       // xz
+  if (starts({'P', 'K', 0x03, 0x04})) return "unzip -p";              // zip
+  return nullptr;
+}
+
 constexpr const char* kUsage = R"(usage: noxsync ingest FILE|- [--db PATH] [--quiet]
 
 Reads Noxys events, one JSON object per line, from FILE (or standard input for
 -) and stores each one durably in the event log. A repeated event_id is a
 duplicate and changes nothing; a bad line is kept in the log as event.rejected
 with its reason and reported as "line N: field ...". Valid lines around a bad
-one are stored.
+one are stored. Compressed input is refused whole: unpack it into the pipe
+(zcat FILE.gz | noxsync ingest -).
 
   --db PATH   the store (default: $NOXSYNC_DB, else ./noxsync-data)
   --quiet     no per-line rejection messages and no progress bar
@@ -110,6 +132,13 @@ int RunIngest(const Argv& argv) {
       }
       if (S_ISREG(st.st_mode)) total_bytes = static_cast<uint64_t>(st.st_size);
     }
+    char head[6];
+    const ssize_t n = ::pread(fd, head, sizeof head, 0);  // a pipe or a terminal: the first line tells below
+    if (const char* unpack = CompressedBy(std::string_view(head, n > 0 ? static_cast<size_t>(n) : 0))) {
+      ::close(fd);
+      return Fail(kExitUsage, source + " is compressed; ingest reads JSON lines as text: " + unpack + " " + source +
+                                  " | noxsync ingest -");
+    }
   }
 
   EventLogOptions opts;
@@ -181,6 +210,13 @@ int RunIngest(const Argv& argv) {
   bool ok = true;
   while (ok && !g_stop && reader.Next(&text, &too_long)) {
     ++lines_seen;
+    if (lines_seen == 1 && source == "-") {
+      if (const char* unpack = CompressedBy(text)) {
+        return Fail(kExitUsage, std::string("standard input is compressed; ingest reads JSON lines as text: unpack "
+                                            "it into the pipe (") +
+                                    unpack + " FILE | noxsync ingest -)");
+      }
+    }
     if (IsBlankLine(text) && !too_long) continue;
     // An over-long line cannot be an event; its first MiB is kept as evidence.
     batch.push_back({std::move(text), reader.line_number(),

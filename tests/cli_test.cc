@@ -387,6 +387,41 @@ TEST_F(CliTest, IngestSkipsAByteOrderMarkOpeningTheFileAndNamesOneElsewhere) {
       << r.err;
 }
 
+// Read as lines, a compressed export would be refused line by line, and
+// each refusal kept in the log: it is turned away whole, with how to unpack it.
+TEST_F(CliTest, IngestTurnsAwayACompressedFileAndSaysHowToUnpackIt) {
+  std::string gz = dir_.Sub("events.jsonl.gz");
+  ASSERT_EQ(std::system(("gzip -c " NOXSYNC_SAMPLES " > " + gz).c_str()), 0);
+  CommandResult r = Run("ingest " + gz + Db());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, gz + " is compressed; ingest reads JSON lines as text: zcat " + gz +
+                                  " | noxsync ingest -"))
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("store")));  // nothing stored, not even a store
+  for (const auto& [magic, tool] : {std::pair<std::string, std::string>{"\x28\xB5\x2F\xFD", "zstdcat"},
+                                    {"BZh9", "bzcat"},
+                                    {std::string("\xFD" "7zXZ\0", 6), "xzcat"},
+                                    {"PK\x03\x04", "unzip -p"}}) {
+    std::string file = dir_.Sub("packed");
+    std::ofstream(file, std::ios::binary) << magic << "rest of the archive";
+    CommandResult packed = Run("ingest " + file + Db());
+    EXPECT_EQ(packed.exit_code, 2) << tool;
+    EXPECT_TRUE(Contains(packed.err, "is compressed; ingest reads JSON lines as text: " + tool + " ")) << packed.err;
+  }
+  // Through a pipe still compressed: the first line shows it, before anything is stored.
+  std::string cmd = "cat " + gz + " | " NOXSYNC_BIN " ingest -" + Db() + " > " + dir_.Sub("o") + " 2>&1";
+  EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2);
+  EXPECT_TRUE(Contains(noxsync::testing::ReadFile(dir_.Sub("o")),
+                       "standard input is compressed; ingest reads JSON lines as text: unpack it into the pipe "
+                       "(zcat FILE | noxsync ingest -)"))
+      << noxsync::testing::ReadFile(dir_.Sub("o"));
+  // Unpacked into the pipe, the same events are taken.
+  cmd = "zcat " + gz + " | " NOXSYNC_BIN " ingest -" + Db() + " > " + dir_.Sub("o") + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << noxsync::testing::ReadFile(dir_.Sub("o"));
+  EXPECT_TRUE(Contains(noxsync::testing::ReadFile(dir_.Sub("o")), "accepted 201, duplicates 0, rejected 0"));
+  EXPECT_EQ(Run("verify" + Db()).exit_code, 0);
+}
+
 TEST_F(CliTest, IngestReadsStandardInputAndHonoursNoxsyncDb) {
   std::string cmd = "NOXSYNC_DB=" + dir_.Sub("envstore") + " " NOXSYNC_BIN " ingest - < " NOXSYNC_SAMPLES " > " +
                     dir_.Sub("o") + " 2>&1";
