@@ -48,6 +48,7 @@
 
 #include "cli/commands.h"
 #include "tests/event_generator.h"
+#include "tests/loopback.h"
 
 namespace {
 
@@ -186,12 +187,8 @@ std::string g_serve_out;
 class Conn {
  public:
   explicit Conn(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    fd_ = noxsync::testing::ConnectLoopback(port);
+    if (fd_ < 0) {
       std::perror("connect");
       std::exit(1);
     }

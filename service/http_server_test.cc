@@ -1,33 +1,17 @@
 #include "service/http_server.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <string>
 
+#include "tests/loopback.h"
+
 namespace noxsync::service {
 namespace {
 
-// A blocking client on a plain socket; -1 when it cannot connect.
-int Connect(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  timeval tv{10, 0};  // a test that fails rather than hangs
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
+// A blocking client; reads give up after 10 s (a test that fails rather than hangs).
+int Connect(int port) { return testing::ConnectLoopback(port, 0, 10); }
 
 // Reads until the peer closes or the timeout.
 std::string ReadAll(int fd) {

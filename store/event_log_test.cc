@@ -32,6 +32,15 @@ std::unique_ptr<EventLog> OpenWriter(const std::string& path) {
   return std::move(log).value();
 }
 
+std::vector<LogRecord> AllRecords(const EventLog& log) {
+  std::vector<LogRecord> recs;
+  EXPECT_TRUE(log.ScanLog(1, [&](const LogRecord& r) {
+                   recs.push_back(r);
+                   return true;
+                 }).ok());
+  return recs;
+}
+
 std::vector<uint64_t> AllSeqs(const EventLog& log) {
   std::vector<uint64_t> seqs;
   EXPECT_TRUE(log.ScanLog(1, [&](const LogRecord& r) {
@@ -47,11 +56,7 @@ TEST(EventLog, AppendAssignsDenseSeqsAndChainsHashes) {
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(log->Append(OneRecord("event.received", "inc_1", "{\"i\":" + std::to_string(i) + "}")).ok());
   }
-  std::vector<LogRecord> recs;
-  ASSERT_TRUE(log->ScanLog(1, [&](const LogRecord& r) {
-                   recs.push_back(r);
-                   return true;
-                 }).ok());
+  std::vector<LogRecord> recs = AllRecords(*log);
   ASSERT_EQ(recs.size(), 5u);
   Hash prev{};
   for (size_t i = 0; i < recs.size(); ++i) {
@@ -70,11 +75,7 @@ TEST(EventLog, APayloadThatIsNotUtf8IsStoredAsUtf8) {
   // A backend's error in Latin-1, and a quote cut inside "é".
   ASSERT_TRUE(log->Append(OneRecord("ticket.create_failed", "inc_1", "{\"error\":\"indisponible \xE0 \xE9t\xE9\"}")).ok());
   ASSERT_TRUE(log->Append(OneRecord("event.rejected", "", "{\"reason\":\"got \\\"jos\xC3\"}")).ok());
-  std::vector<LogRecord> recs;
-  ASSERT_TRUE(log->ScanLog(1, [&](const LogRecord& r) {
-                   recs.push_back(r);
-                   return true;
-                 }).ok());
+  std::vector<LogRecord> recs = AllRecords(*log);
   ASSERT_EQ(recs.size(), 2u);
   EXPECT_EQ(recs[0].payload, "{\"error\":\"indisponible \xEF\xBF\xBD \xEF\xBF\xBDt\xEF\xBF\xBD\"}");
   EXPECT_EQ(recs[1].payload, "{\"reason\":\"got \\\"jos\xEF\xBF\xBD\"}");

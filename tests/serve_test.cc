@@ -29,6 +29,7 @@
 #include "sync/timestamp.h"
 #include "tests/fakes/fake_jira.h"
 #include "tests/fakes/test_support.h"
+#include "tests/loopback.h"
 #include "tests/run_command.h"
 #include "tests/temp_dir.h"
 
@@ -151,21 +152,7 @@ class Serve : public ::testing::Test {
   // A plain socket to the server, to send bytes no client library would,
   // with reads that give up after 5 s; -1 when it cannot connect.
   // `receive_buffer` (bytes, before connecting) makes a client that reads slowly.
-  int RawConnection(int receive_buffer = 0) const {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (receive_buffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port_));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      ::close(fd);
-      return -1;
-    }
-    timeval tv{5, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-  }
+  int RawConnection(int receive_buffer = 0) const { return testing::ConnectLoopback(port_, receive_buffer, 5); }
 
   // Sends `bytes` on a new raw connection and returns all the server wrote
   // until it closed the connection (or 5 s passed without a byte).
