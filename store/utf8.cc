@@ -4,12 +4,12 @@
 #include <cstring>
 
 namespace noxsync {
-namespace {
-
-// The length of the valid UTF-8 sequence at text[i], or 0 if there is none.
-size_t SequenceAt(std::string_view text, size_t i) {
+size_t DecodeUtf8(std::string_view text, size_t i, char32_t* code_point) {
   const auto b0 = static_cast<unsigned char>(text[i]);
-  if (b0 < 0x80) return 1;
+  if (b0 < 0x80) {
+    *code_point = b0;
+    return 1;
+  }
   size_t len;
   unsigned lo = 0x80, hi = 0xBF;  // the range allowed for the second byte
   if (b0 >= 0xC2 && b0 <= 0xDF) {
@@ -28,10 +28,22 @@ size_t SequenceAt(std::string_view text, size_t i) {
   if (i + len > text.size()) return 0;
   const auto b1 = static_cast<unsigned char>(text[i + 1]);
   if (b1 < lo || b1 > hi) return 0;
-  for (size_t k = 2; k < len; ++k) {
-    if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return 0;
+  char32_t cp = b0 & (len == 2 ? 0x1Fu : len == 3 ? 0x0Fu : 0x07u);
+  for (size_t k = 1; k < len; ++k) {
+    const auto b = static_cast<unsigned char>(text[i + k]);
+    if ((b & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3Fu);
   }
+  *code_point = cp;
   return len;
+}
+
+namespace {
+
+// The length of the valid UTF-8 sequence at text[i], or 0 if there is none.
+size_t SequenceAt(std::string_view text, size_t i) {
+  char32_t ignored;
+  return DecodeUtf8(text, i, &ignored);
 }
 
 }  // namespace

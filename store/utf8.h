@@ -11,6 +11,12 @@
 
 namespace noxsync {
 
+// The length (1 to 4) of the valid UTF-8 sequence that starts at text[i]
+// (i < text.size()), with its code point; 0 when the bytes there are not
+// one: a stray continuation byte, a sequence cut short, an overlong form, a
+// surrogate, or a code point past U+10FFFF.
+size_t DecodeUtf8(std::string_view text, size_t i, char32_t* code_point);
+
 // The offset of the first byte of `text` that does not belong to a valid
 // UTF-8 sequence (overlong forms, surrogates and code points past U+10FFFF
 // included), or npos when all of it is valid.
@@ -28,7 +34,8 @@ std::string ValidUtf8(std::string_view text);
 std::string_view Utf8Prefix(std::string_view text, size_t max_bytes);
 
 // `bytes` in base64 (RFC 4648, with padding): how a record keeps bytes that
-// are not UTF-8 exactly as they came, in a JSON string.
+// are not UTF-8 exactly as they came, in a JSON string (and how HTTP Basic
+// authentication sends its credentials).
 std::string Base64(std::string_view bytes);
 
 }  // namespace noxsync

@@ -9,6 +9,21 @@ namespace {
 
 constexpr size_t npos = std::string_view::npos;
 
+TEST(DecodeUtf8, GivesEachSequencesLengthAndCodePoint) {
+  char32_t cp = 0;
+  EXPECT_EQ(DecodeUtf8("a", 0, &cp), 1u);
+  EXPECT_EQ(cp, U'a');
+  EXPECT_EQ(DecodeUtf8("x\xC3\xA9", 1, &cp), 2u);
+  EXPECT_EQ(cp, U'\u00E9');
+  EXPECT_EQ(DecodeUtf8("\xE2\x82\xAC", 0, &cp), 3u);
+  EXPECT_EQ(cp, U'\u20AC');
+  EXPECT_EQ(DecodeUtf8("\xF0\x9F\x94\x92", 0, &cp), 4u);
+  EXPECT_EQ(cp, U'\U0001F512');
+  EXPECT_EQ(DecodeUtf8("\xE2\x82", 0, &cp), 0u);  // cut short
+  EXPECT_EQ(DecodeUtf8("\xC0\xAF", 0, &cp), 0u);  // overlong
+  EXPECT_EQ(DecodeUtf8("\x80", 0, &cp), 0u);      // a continuation byte alone
+}
+
 TEST(InvalidUtf8At, AcceptsUtf8OfEveryLength) {
   EXPECT_EQ(InvalidUtf8At(""), npos);
   EXPECT_EQ(InvalidUtf8At("plain ascii, longer than eight bytes"), npos);

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "store/utf8.h"
+
 namespace noxsync {
 
 namespace {
@@ -52,16 +54,9 @@ std::string PrintableText(std::string_view text) {
 size_t DisplayWidth(std::string_view text) {
   size_t width = 0;
   for (size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool valid = len != 0 && i + len <= text.size();
-    unsigned cp = len == 1 ? c : len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
-    for (size_t k = 1; valid && k < len; ++k) {
-      const auto b = static_cast<unsigned char>(text[i + k]);
-      valid = (b & 0xC0) == 0x80;
-      cp = (cp << 6) | (b & 0x3Fu);
-    }
-    if (!valid) {
+    char32_t cp = 0;
+    const size_t len = DecodeUtf8(text, i, &cp);
+    if (len == 0) {
       ++width;
       ++i;
       continue;

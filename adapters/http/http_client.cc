@@ -15,13 +15,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 
+#include "store/utf8.h"
 #include "sync/config_reader.h"
 
 namespace noxsync::http {
@@ -234,10 +234,9 @@ void ReadClientOptions(ConfigSection* s, ClientOptions* o) {
 
 std::string BasicAuth(std::string_view user, const Secret& secret) {
   std::string plain = std::string(user) + ":" + secret.reveal();
-  std::string out(beast::detail::base64::encoded_size(plain.size()), '\0');
-  out.resize(beast::detail::base64::encode(out.data(), plain.data(), plain.size()));
+  std::string out = "Basic " + Base64(plain);
   std::fill(plain.begin(), plain.end(), '\0');
-  return "Basic " + out;
+  return out;
 }
 
 std::string UrlEncode(std::string_view s) {
