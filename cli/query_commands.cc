@@ -20,6 +20,7 @@
 #include "sync/incident.h"
 #include "sync/printable.h"
 #include "sync/projector.h"
+#include "sync/refusals.h"
 #include "sync/report.h"
 #include "sync/timestamp.h"
 
@@ -80,61 +81,50 @@ Result<std::unique_ptr<EventLog>> OpenReader(const Args& args) {
   return EventLog::OpenForRead(StorePath(args));
 }
 
-// The event id a refusal names: the field the Ingestor writes, or, in a
-// refusal recorded before it did, the id in the refused text when that
-// still reads as JSON. Empty when neither gives one.
-std::string RejectedEventId(const LogRecord& r) {
-  boost::system::error_code ec;
-  json::value v = json::parse(r.payload, ec);
-  const json::object* o = ec ? nullptr : v.if_object();
-  if (o == nullptr) return "";
-  if (const json::value* id = o->if_contains("event_id"); id != nullptr && id->is_string()) {
-    return std::string(id->get_string());
-  }
-  const json::value* text = o->if_contains("text");
-  if (text == nullptr || !text->is_string()) return "";
-  json::value event = json::parse(text->get_string(), ec);
-  const json::object* e = ec ? nullptr : event.if_object();
-  const json::value* id = e == nullptr ? nullptr : e->if_contains("event_id");
-  return id != nullptr && id->is_string() ? std::string(id->get_string()) : "";
-}
-
 // `history ID` for an id that is no incident, event or ticket: an event
 // noxsync refused is in no incident, yet "no such event" would tell the
-// auditor it never came. The log's refusals are read for it (a pass over
-// the log that decodes only event.rejected records).
+// auditor it never came. Its refusals are found through the store's index
+// (and, in a store written before the index, by reading that older part).
 int RejectedEventHistory(const EventLog& log, const std::string& id, bool as_json) {
   const std::string none = "no incident, event or ticket with id \"" + PrintableText(id) + "\" in " + log.path();
-  // An incident id that is not there (mistyped) is no event: not worth a
-  // pass over the log, which takes seconds over millions of records.
+  // An incident id that is not there (mistyped) is no event.
   if (uint64_t number = 0; IncidentNumber(id, &number)) return Fail(kExitFailure, none + " (see `noxsync incidents`)");
-  if (const uint64_t records = log.Head().seq; records > 4'000'000) {
-    std::fprintf(stderr, "noxsync: %s; reading the refusals among its %llu records for that event id...\n",
-                 none.c_str(), static_cast<unsigned long long>(records));
+  uint64_t indexed_from = 1;
+  if (Status s = log.RefusalsIndexedFrom(&indexed_from); !s.ok()) return Fail(kExitFailure, s.message());
+  if (indexed_from > 4'000'000) {
+    std::fprintf(stderr,
+                 "noxsync: %s; reading the refusals among the %llu records written before the refusal index "
+                 "(`noxsync replay --rebuild` indexes them)...\n",
+                 none.c_str(), static_cast<unsigned long long>(indexed_from - 1));
   }
-  std::vector<LogRecord> refusals;
-  Status s = log.ScanLog(
-      1, [](std::string_view type) { return type == record_type::kEventRejected; },
-      [&](const LogRecord& r) {
-        if (RejectedEventId(r) == id) refusals.push_back(r);
-        return true;
-      });
-  if (!s.ok()) return Fail(kExitFailure, s.message());
-  if (refusals.empty()) {
-    return Fail(kExitFailure, none + ", and no event refused with that id (see `noxsync incidents`)");
-  }
+  std::vector<uint64_t> seqs, page;
+  uint64_t from = 0, next = 0;
+  do {
+    if (Status s = FindRefusals(log, id, from, 100'000, &page, &next); !s.ok()) return Fail(kExitFailure, s.message());
+    seqs.insert(seqs.end(), page.begin(), page.end());
+    from = next;
+  } while (next != 0);
+  if (seqs.empty()) return Fail(kExitFailure, none + ", and no event refused with that id (see `noxsync incidents`)");
   std::string out;
   if (as_json) {
     out = "{\"event_id\":" + json::serialize(json::value(id)) + ",\"incident\":null,\"records\":[";
-    for (size_t i = 0; i < refusals.size(); ++i) out += (i ? "," : "") + RecordToJson(refusals[i]);
-    out += "]}\n";
   } else {
-    out = "Event " + PrintableText(id) + "  refused, in no incident\n  refused " + std::to_string(refusals.size()) +
-          (refusals.size() == 1 ? " time" : " times") +
+    out = "Event " + PrintableText(id) + "  refused, in no incident\n  refused " + std::to_string(seqs.size()) +
+          (seqs.size() == 1 ? " time" : " times") +
           "; nothing of it was taken. Fix what the reason names and send it again\n\n";
     out += FormatTimelineColumns();
-    for (const LogRecord& r : refusals) out += FormatTimelineRecord(r);
   }
+  // Printed as read: an id a sender kept resending is refused as often.
+  LogRecord r;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (Status s = log.ReadRecord(seqs[i], &r); !s.ok()) return Fail(kExitFailure, s.message());
+    out += as_json ? (i ? "," : "") + RecordToJson(r) : FormatTimelineRecord(r);
+    if (out.size() >= (1 << 20)) {
+      std::fputs(out.c_str(), stdout);
+      out.clear();
+    }
+  }
+  if (as_json) out += "]}\n";
   std::fputs(out.c_str(), stdout);
   return kExitOk;
 }

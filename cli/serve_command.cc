@@ -40,6 +40,8 @@
 #include "sync/engine.h"
 #include "sync/ingestor.h"
 #include "sync/noxys_event.h"
+#include "sync/printable.h"
+#include "sync/refusals.h"
 #include "sync/json_text.h"
 #include "sync/report.h"
 #include "sync/timestamp.h"
@@ -492,6 +494,8 @@ std::string RouteOf(const std::string& given_method, const std::string& path) {
     r = "/v1/reports/{view}";
   } else if (parts.size() == 4 && parts[0] == "v1" && parts[1] == "tickets") {
     r = "/v1/tickets/{backend}/{key}";
+  } else if (parts.size() >= 3 && parts[0] == "v1" && parts[1] == "events") {
+    r = "/v1/events/{id}";
   } else {
     r = "other";
   }
@@ -568,7 +572,8 @@ class Api {
       // Pages count against the answers held; a single incident, a ticket's
       // incident or the chain head is a few hundred bytes, answered even
       // while pages are over their bound.
-      const bool page = parts.size() == 2 || (parts.size() == 4 && parts[1] == "incidents" && parts[3] == "history");
+      const bool page = parts.size() == 2 || (parts.size() == 4 && parts[1] == "incidents" && parts[3] == "history") ||
+                        parts[1] == "events";
       return OffThread(s_->reads, kMaxWaitingReads, "read", std::move(req),
                        [this, parts, page](const HttpRequest& r) {
                          return page ? Held([&] { return Route(r, parts); }) : Route(r, parts);
@@ -851,6 +856,7 @@ class Api {
     if (parts.size() == 2 && parts[1] == "audit") names = &kAudit;
     if (parts.size() == 3 && parts[1] == "audit" && parts[2] == "head") names = &kNone;
     if (parts.size() == 3 && parts[1] == "reports") names = &kReport;
+    if (parts.size() >= 3 && parts[1] == "events") names = &kHistory;
     if (names == nullptr) return std::nullopt;
     std::vector<std::string_view> seen;
     for (const auto& [name, value] : req.query) {
@@ -878,6 +884,8 @@ class Api {
     if (parts.size() == 3 && parts[1] == "incidents" && get) return OneIncident(parts[2]);
     if (parts.size() == 4 && parts[1] == "incidents" && parts[3] == "history" && get) return History(req, parts[2]);
     if (parts.size() == 4 && parts[1] == "tickets" && get) return TicketIncident(parts[2], parts[3]);
+    // The id is the rest of the path: an event id may hold a "/" (sent as %2F).
+    if (parts.size() >= 3 && parts[1] == "events" && get) return Event(req, req.path.substr(std::strlen("/v1/events/")));
     if (parts.size() == 2 && parts[1] == "audit" && get) return Audit(req);
     if (parts.size() == 3 && parts[1] == "audit" && parts[2] == "head" && get) {
       ChainHead h = s_->log->Head();
@@ -1064,6 +1072,66 @@ class Api {
     if (!s.ok()) return StoreError(s);
     const std::string cursor = std::to_string(next);
     return PageResponse("records", records, next ? &cursor : nullptr, {{"incident", id}});
+  }
+
+  // What became of one Noxys event: the incident it is in, if it was
+  // accepted, and every refusal that names it (refused outright, or resent
+  // with other content), in pages of `limit`.
+  HttpResponse Event(const HttpRequest& req, const std::string& id) {
+    uint64_t from = 0, limit = 0;
+    std::string error;
+    if (!SeqCursorParam(req, 0, &from, &error) || !LimitParam(req, 100, 1000, &limit, &error)) {
+      return ErrorResponse(400, error);
+    }
+    if (id.empty()) return ErrorResponse(404, "name an event: GET /v1/events/{event_id}");
+    std::string incident;
+    // Accepted ids are printable; a \0 would read the refusal index's rows.
+    if (id.find('\0') == std::string::npos) {
+      Status s = s_->log->Get(Cf::kByEvent, id, &incident);
+      if (!s.ok() && !s.IsNotFound()) return StoreError(s);
+      incident.resize(std::min(incident.size(), incident.find(' ')));  // "<incident> <digest>"
+    }
+    std::vector<uint64_t> seqs;
+    uint64_t next = 0;
+    if (Status s = FindRefusals(*s_->log, id, from, limit, &seqs, &next); !s.ok()) return StoreError(s);
+    if (incident.empty() && seqs.empty() && from == 0) {
+      return ErrorResponse(404, "no event " + PrintableText(id) +
+                                    ": none with that id was accepted or refused (event ids are case-sensitive)");
+    }
+    std::string records;
+    const size_t max_bytes = static_cast<size_t>(s_->service->max_page_bytes);
+    LogRecord r;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      if (records.size() >= max_bytes) {
+        next = seqs[i];
+        break;
+      }
+      if (Status s = s_->log->ReadRecord(seqs[i], &r); !s.ok()) return StoreError(s);
+      if (!records.empty()) records.push_back(',');
+      records += RecordToJson(r);
+    }
+    HttpResponse out;
+    JsonText top(&out.body);
+    top.Str("event_id", id);
+    std::string* v = top.Raw("incident");
+    if (incident.empty()) {
+      *v += "null";
+    } else {
+      AppendJsonString(v, incident);
+    }
+    v = top.Raw("refusals");
+    v->push_back('[');
+    *v += records;
+    v->push_back(']');
+    v = top.Raw("next_cursor");
+    if (next != 0) {
+      AppendJsonString(v, std::to_string(next));
+    } else {
+      *v += "null";
+    }
+    top.End();
+    out.body.push_back('\n');
+    return out;
   }
 
   HttpResponse SetStatus(const HttpRequest& req, const std::string& id) {

@@ -47,6 +47,8 @@ constexpr const char* kCfNames[kCfCount] = {
 constexpr const char* kDefaultCf = "default";
 constexpr const char* kMetaChainHead = "chain_head";
 constexpr const char* kMetaSchema = "schema_version";
+// RefusalsIndexedFrom: decimal seq.
+constexpr const char* kMetaRefusalsFrom = "refusals_indexed_from";
 constexpr const char* kSchemaVersion = "1";
 constexpr const char* kLockFile = "noxsync.lock";
 
@@ -146,6 +148,20 @@ const char* CfName(Cf cf) { return kCfNames[static_cast<int>(cf)]; }
 
 std::vector<Cf> DerivedCfs() {
   return {Cf::kByIncident, Cf::kByEvent, Cf::kByTicket, Cf::kIncidents, Cf::kByFingerprint, Cf::kTickets};
+}
+
+bool RefusableEventId(std::string_view event_id) {
+  return !event_id.empty() && event_id.size() <= kMaxRefusalIdBytes && event_id.find('\0') == std::string_view::npos;
+}
+
+std::string RefusalKey(std::string_view event_id, uint64_t seq) {
+  std::string k;
+  k.reserve(event_id.size() + 10);
+  k.push_back('\0');
+  k.append(event_id);
+  k.push_back('\0');
+  k.append(SeqKey(seq));
+  return k;
 }
 
 std::string IncidentSeqKey(std::string_view incident, uint64_t seq) {
@@ -281,7 +297,9 @@ constexpr int64_t kFreshFreeUs = 50'000;
 // A record is sealed with its fields and hash, and indexed by its incident.
 uint64_t StepBytes(const Step& step) {
   uint64_t bytes = 0;
-  for (const NewRecord& nr : step.records) bytes += 2 * (nr.type.size() + nr.incident.size() + nr.payload.size()) + 160;
+  for (const NewRecord& nr : step.records) {
+    bytes += 2 * (nr.type.size() + nr.incident.size() + nr.payload.size()) + 160 + nr.refused_event_id.size();
+  }
   for (const Mutation& m : step.mutations) bytes += m.key.size() + m.value.size() + 16;
   return bytes;
 }
@@ -484,6 +502,15 @@ Result<std::unique_ptr<EventLog>> EventLog::OpenForWrite(const std::string& path
     return Status::InvalidArgument("store " + path + " has schema version " + schema +
                                    ", this noxsync reads version " + kSchemaVersion);
   }
+  // From here on every refusal is indexed; one written before (by a version
+  // without the index) is found by reading the log up to here.
+  rs = impl->db->Get(rocksdb::ReadOptions(), impl->H(Cf::kMeta), kMetaRefusalsFrom, &v);
+  if (rs.IsNotFound()) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    rs = impl->db->Put(wo, impl->H(Cf::kMeta), kMetaRefusalsFrom, std::to_string(impl->head.seq + 1));
+  }
+  if (!rs.ok()) return FromRocks(rs, "noting where the refusal index of " + path + " starts");
   impl->free_reserve = options.min_free_bytes;
   Impl* raw = impl.get();
   impl->writer = std::thread([raw] {
@@ -724,6 +751,7 @@ Status EventLog::Impl::WriteGroup(std::deque<Step>* group, uint64_t bytes, Chain
       r.prev_hash = h.hash;
       batch.Put(H(Cf::kLog), SeqKey(r.seq), SealRecord(&r));
       if (!r.incident.empty()) batch.Put(H(Cf::kByIncident), IncidentSeqKey(r.incident, r.seq), "");
+      if (RefusableEventId(nr.refused_event_id)) batch.Put(H(Cf::kByEvent), RefusalKey(nr.refused_event_id, r.seq), "");
       NoteRecordTime(r.seq, r.time_us, &bmax, &batch, H(Cf::kMeta));
       h.seq = r.seq;
       h.hash = r.hash;
@@ -907,6 +935,43 @@ Status EventLog::IncidentRecords(std::string_view incident, uint64_t from, size_
   return Status::Ok();
 }
 
+Status EventLog::RefusalSeqs(std::string_view event_id, uint64_t from, size_t limit, std::vector<uint64_t>* seqs,
+                             uint64_t* next) const {
+  seqs->clear();
+  *next = 0;
+  if (!RefusableEventId(event_id)) return Status::Ok();
+  const std::string start = RefusalKey(event_id, from);
+  const std::string_view prefix(start.data(), start.size() - 8);
+  return ScanFrom(Cf::kByEvent, start, [&](std::string_view k, std::string_view) {
+    // The exact length too: the prefix of a longer id never matches (ids
+    // hold no \0), but a row that is not this index's is no seq of it.
+    if (!k.starts_with(prefix) || k.size() != start.size()) return false;
+    const uint64_t seq = SeqFromKey(k.substr(prefix.size()));
+    if (seqs->size() == limit) {
+      *next = seq;
+      return false;
+    }
+    seqs->push_back(seq);
+    return true;
+  });
+}
+
+Status EventLog::RefusalsIndexedFrom(uint64_t* from) const {
+  std::string v;
+  Status s = Get(Cf::kMeta, kMetaRefusalsFrom, &v);
+  if (s.IsNotFound()) {
+    *from = Head().seq + 1;  // never opened for writing by a version that indexes
+    return Status::Ok();
+  }
+  if (!s.ok()) return s;
+  if (v.empty() || v.size() > 19 || !std::all_of(v.begin(), v.end(), ::isdigit)) {
+    return Status::Corruption("store " + impl_->path + ": meta " + kMetaRefusalsFrom + " is malformed (\"" +
+                              ValidUtf8(v) + "\"); run `noxsync replay --rebuild`");
+  }
+  *from = std::stoull(v);
+  return Status::Ok();
+}
+
 ChainHead EventLog::Head() const {
   if (impl_->writable) {
     std::lock_guard<std::mutex> lk(impl_->mu);
@@ -1053,6 +1118,9 @@ Status EventLog::RebuildDerived(
   });
   if (!s.ok()) return s;
   if (!fold_status.ok()) return fold_status;
+  // The fold derived the refusals' rows of the whole log (the Projector
+  // does, from each event.rejected payload): none is left to read the log for.
+  batch.Put(impl_->H(Cf::kMeta), kMetaRefusalsFrom, "1");
   rocksdb::WriteOptions wo;
   wo.sync = true;
   rocksdb::Status ws = impl_->db->Write(wo, &batch);

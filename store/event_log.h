@@ -31,7 +31,8 @@ namespace noxsync {
 enum class Cf : int {
   kLog = 0,         // seq (u64 BE) -> record; never updated or deleted
   kByIncident,      // incident id \0 seq -> ""      (derived, by the store)
-  kByEvent,         // Noxys event id -> incident id (derived)
+  kByEvent,         // Noxys event id -> incident id (derived); and
+                    // \0 event id \0 seq -> "" for each refusal of that id
   kByTicket,        // backend \0 ticket key -> incident id (derived)
   kIncidents,       // incident id -> projection JSON (derived)
   kByFingerprint,   // fingerprint -> latest incident id (derived)
@@ -50,6 +51,11 @@ struct NewRecord {
   std::string type;
   std::string incident;
   std::string payload;
+  // The Noxys event id a refusal (event.rejected) names, or "": the writer
+  // indexes the record under RefusalKey(id, its seq), as it does by_incident.
+  // Not part of the sealed record; a rebuild derives the same row from the
+  // payload.
+  std::string refused_event_id;
 };
 
 struct Mutation {
@@ -190,6 +196,18 @@ class EventLog {
   Status IncidentRecords(std::string_view incident, uint64_t from, size_t limit,
                          const std::function<bool(const LogRecord& record)>& fn, uint64_t* next) const;
 
+  // The seqs of the refusals indexed under this event id (RefusalKey), in
+  // order: at most `limit` with seq >= `from`; *next is the seq to resume
+  // at, or 0 when none is left.
+  Status RefusalSeqs(std::string_view event_id, uint64_t from, size_t limit, std::vector<uint64_t>* seqs,
+                     uint64_t* next) const;
+  // The first seq from which every refusal naming an event id is indexed:
+  // 1 for a store created by this version or rebuilt by it; for one written
+  // before the index, the seq after its head when this version first opened
+  // it for writing (the head + 1 if it never has). Refusals before it are
+  // found only by reading the log.
+  Status RefusalsIndexedFrom(uint64_t* from) const;
+
   // Head of the chain as written in kMeta, committed with the last Step.
   ChainHead Head() const;
 
@@ -224,5 +242,12 @@ class EventLog {
 
 // Key of kByIncident for (incident, seq).
 std::string IncidentSeqKey(std::string_view incident, uint64_t seq);
+// Key of kByEvent for a refusal naming `event_id` at `seq`: \0 id \0 seq.
+// Accepted event ids are printable, so no accepted event's row starts with
+// \0. Ids that are empty, hold a \0 or are longer than kMaxRefusalIdBytes
+// are not indexed (RefusableEventId says which are).
+std::string RefusalKey(std::string_view event_id, uint64_t seq);
+inline constexpr size_t kMaxRefusalIdBytes = 256;
+bool RefusableEventId(std::string_view event_id);
 
 }  // namespace noxsync

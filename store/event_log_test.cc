@@ -101,6 +101,84 @@ TEST(EventLog, IndexesRecordsByIncident) {
   EXPECT_EQ(recs.size(), 2u);
 }
 
+Step Refusal(const std::string& event_id) {
+  Step s;
+  s.records.push_back({1000, "event.rejected", "", "{}", event_id});
+  return s;
+}
+
+std::vector<uint64_t> RefusalsOf(const EventLog& log, const std::string& id) {
+  std::vector<uint64_t> seqs;
+  uint64_t next = 1;
+  EXPECT_TRUE(log.RefusalSeqs(id, 0, 1000, &seqs, &next).ok());
+  EXPECT_EQ(next, 0u);
+  return seqs;
+}
+
+TEST(EventLog, IndexesRefusalsByTheEventIdTheyName) {
+  TempDir dir;
+  auto log = OpenWriter(dir.path());
+  ASSERT_TRUE(log->Append(Refusal("evt_1")).ok());
+  ASSERT_TRUE(log->Append(OneRecord("event.received", "inc_1", "{}")).ok());
+  ASSERT_TRUE(log->Append(Refusal("evt_10")).ok());  // "evt_1" must not match it
+  ASSERT_TRUE(log->Append(Refusal("evt_1")).ok());
+  ASSERT_TRUE(log->Append(Refusal("")).ok());                      // no id: no row
+  ASSERT_TRUE(log->Append(Refusal(std::string("evt\0x", 5))).ok());  // would blur the key: no row
+  ASSERT_TRUE(log->Append(Refusal(std::string(kMaxRefusalIdBytes + 1, 'e'))).ok());
+  ASSERT_TRUE(log->Append(Refusal(std::string(kMaxRefusalIdBytes, 'e'))).ok());
+  EXPECT_EQ(RefusalsOf(*log, "evt_1"), (std::vector<uint64_t>{1, 4}));
+  EXPECT_EQ(RefusalsOf(*log, "evt_10"), (std::vector<uint64_t>{3}));
+  EXPECT_EQ(RefusalsOf(*log, "evt_"), (std::vector<uint64_t>{}));
+  EXPECT_EQ(RefusalsOf(*log, ""), (std::vector<uint64_t>{}));
+  EXPECT_EQ(RefusalsOf(*log, std::string(kMaxRefusalIdBytes, 'e')), (std::vector<uint64_t>{8}));
+  uint64_t rows = 0;
+  Hash unused;
+  ASSERT_TRUE(log->Digest(Cf::kByEvent, &unused, &rows).ok());
+  EXPECT_EQ(rows, 4u);
+  // In pages: from a seq, at most `limit`, and where the next page starts.
+  std::vector<uint64_t> seqs;
+  uint64_t next = 0;
+  ASSERT_TRUE(log->RefusalSeqs("evt_1", 0, 1, &seqs, &next).ok());
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1}));
+  EXPECT_EQ(next, 4u);
+  ASSERT_TRUE(log->RefusalSeqs("evt_1", next, 1, &seqs, &next).ok());
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{4}));
+  EXPECT_EQ(next, 0u);
+  uint64_t from = 0;
+  ASSERT_TRUE(log->RefusalsIndexedFrom(&from).ok());
+  EXPECT_EQ(from, 1u);  // a store this version created: all of it
+}
+
+// A store written before the index has refusals it never indexed. The first
+// writer of this version notes where the index starts; until then a reader
+// takes the whole log as unindexed.
+TEST(EventLog, AStoreWrittenBeforeTheRefusalIndexSaysWhereItStarts) {
+  TempDir dir;
+  {
+    auto log = OpenWriter(dir.path());
+    Step old = OneRecord("event.rejected", "", "{}");
+    old.records.push_back({1000, "event.rejected", "", "{}"});
+    old.mutations.push_back({Cf::kMeta, "refusals_indexed_from", "", true});
+    ASSERT_TRUE(log->Append(std::move(old)).ok());
+  }
+  auto reader = EventLog::OpenForRead(dir.path());
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  uint64_t from = 0;
+  ASSERT_TRUE((*reader)->RefusalsIndexedFrom(&from).ok());
+  EXPECT_EQ(from, 3u);
+  {
+    auto log = OpenWriter(dir.path());
+    ASSERT_TRUE(log->Append(Refusal("evt_1")).ok());
+  }
+  ASSERT_TRUE((*reader)->Refresh().ok());
+  ASSERT_TRUE((*reader)->RefusalsIndexedFrom(&from).ok());
+  EXPECT_EQ(from, 3u);
+  EXPECT_EQ(RefusalsOf(**reader, "evt_1"), (std::vector<uint64_t>{3}));
+  auto log = OpenWriter(dir.path());  // reopened: the note stays
+  ASSERT_TRUE(log->RefusalsIndexedFrom(&from).ok());
+  EXPECT_EQ(from, 3u);
+}
+
 TEST(EventLog, IncidentRecordsComeInPagesThatResumeWhereTheLastStopped) {
   TempDir dir;
   auto log = OpenWriter(dir.path());

@@ -5,6 +5,7 @@
 
 #include "store/utf8.h"
 #include "sync/noxys_event.h"
+#include "sync/refusals.h"
 #include "sync/timestamp.h"
 
 namespace noxsync {
@@ -102,8 +103,13 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
     // An id resent with other content names the incident of the first one,
     // so the refusal shows in that incident's history; results carry an
     // incident only for accepted and duplicate lines.
+    std::string payload = json::serialize(o);
+    // Indexed by the id (kByEvent), so `history ID` and GET /v1/events/ID
+    // find the refusal without reading the log. Read back from the payload,
+    // as a rebuild reads it: the two write the same row.
+    std::string refused = RefusedEventId(payload);
     step.records.push_back({clock_->NowMicros(), record_type::kEventRejected, std::move(res.incident),
-                            json::serialize(o)});
+                            std::move(payload), std::move(refused)});
     res.incident.clear();
   }
   if (step.records.empty()) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "store/utf8.h"
+#include "sync/refusals.h"
 #include "sync/timestamp.h"
 #include "tests/temp_dir.h"
 
@@ -441,6 +442,8 @@ TEST_F(IngestorTest, RebuildReproducesEveryDerivedRowByteForByte) {
                               std::vector<std::string>{"EMAIL", "IBAN", "PHONE", "CREDIT_CARD", "API_KEY"}[type],
                               i % 3 ? "BLOCK" : "COACH", "0." + std::to_string(10 + (i * 7) % 90)));
     if (i % 7 == 0) batch.push_back("{\"broken\":" + std::to_string(i));
+    // Refusals that name their event: indexed by its id (kByEvent).
+    if (i % 11 == 0) batch.push_back(R"({"event_id":"evt_bad)" + std::to_string(i % 50) + R"(","timestamp":"soon"})");
     if (batch.size() >= 256) {
       clock_.Advance(1000);
       Ingest(batch);
@@ -469,6 +472,71 @@ TEST_F(IngestorTest, RebuildReproducesEveryDerivedRowByteForByte) {
   auto after = digests();
   EXPECT_EQ(before, after);
   EXPECT_GT(before[3].second, 100u);  // incidents: a real test, not an empty one
+}
+
+// A refusal is found by the event id it names, through the index the
+// writer keeps: an id refused again, an id refused and then accepted (a
+// resend with other content is refused too), and one never sent.
+TEST_F(IngestorTest, RefusalsAreFoundByTheirEventIdWithoutReadingTheLog) {
+  Ingest({R"({"event_id":"evt_a","timestamp":"soon"})", EventJson("evt_b", "2026-03-20T14:32:00Z"),
+          "{\"broken\":1"});
+  Ingest({R"({"event_id":"evt_a","timestamp":"later"})", EventJson("evt_b", "2026-03-20T14:33:00Z")});
+  std::vector<uint64_t> seqs;
+  uint64_t next = 1;
+  bool read_log = true;
+  ASSERT_TRUE(FindRefusals(*log_, "evt_a", 0, 10, &seqs, &next, &read_log).ok());
+  EXPECT_FALSE(read_log);
+  EXPECT_EQ(next, 0u);
+  ASSERT_EQ(seqs.size(), 2u);
+  LogRecord r;
+  ASSERT_TRUE(log_->ReadRecord(seqs[1], &r).ok());
+  EXPECT_EQ(r.type, "event.rejected");
+  EXPECT_NE(r.payload.find("later"), std::string::npos) << r.payload;
+  ASSERT_TRUE(FindRefusals(*log_, "evt_b", 0, 10, &seqs, &next, &read_log).ok());
+  ASSERT_EQ(seqs.size(), 1u);
+  ASSERT_TRUE(log_->ReadRecord(seqs[0], &r).ok());
+  EXPECT_NE(r.payload.find("other content"), std::string::npos) << r.payload;
+  ASSERT_TRUE(FindRefusals(*log_, "evt_c", 0, 10, &seqs, &next, &read_log).ok());
+  EXPECT_TRUE(seqs.empty());
+  ASSERT_TRUE(FindRefusals(*log_, "evt_a", 0, 1, &seqs, &next, &read_log).ok());
+  ASSERT_EQ(seqs.size(), 1u);
+  EXPECT_GT(next, seqs[0]);
+}
+
+// In a store written before the index, the older part is read for the id;
+// after `replay --rebuild` the index holds it, and no refusal shows twice.
+TEST_F(IngestorTest, RefusalsOfAStoreWrittenBeforeTheIndexAreFoundInTheLogThenIndexedByARebuild) {
+  Step old;
+  old.records.push_back({1000, "event.rejected", "",
+                         R"({"source":"old.jsonl","line":1,"reason":"r","text":"{\"event_id\":\"evt_a\"}"})"});
+  old.records.push_back({1000, "event.rejected", "", R"({"source":"old.jsonl","line":2,"reason":"r","event_id":"evt_a"})"});
+  old.mutations.push_back({Cf::kMeta, "refusals_indexed_from", "3"});  // as the first writer of this version notes
+  ASSERT_TRUE(log_->Append(std::move(old)).ok());
+  Ingest({R"({"event_id":"evt_a","timestamp":"soon"})"});
+  std::vector<uint64_t> seqs;
+  uint64_t next = 1;
+  bool read_log = false;
+  ASSERT_TRUE(FindRefusals(*log_, "evt_a", 0, 10, &seqs, &next, &read_log).ok());
+  EXPECT_TRUE(read_log);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2, 3}));
+  // Pages across the two parts.
+  ASSERT_TRUE(FindRefusals(*log_, "evt_a", 0, 2, &seqs, &next, &read_log).ok());
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(next, 3u);
+  ASSERT_TRUE(FindRefusals(*log_, "evt_a", next, 2, &seqs, &next, &read_log).ok());
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{3}));
+  EXPECT_EQ(next, 0u);
+  EXPECT_FALSE(read_log);  // nothing older than the index left to read
+
+  ingestor_.reset();
+  uint64_t records = 0;
+  ASSERT_TRUE(RebuildProjections(log_.get(), &records).ok());
+  uint64_t from = 0;
+  ASSERT_TRUE(log_->RefusalsIndexedFrom(&from).ok());
+  EXPECT_EQ(from, 1u);
+  ASSERT_TRUE(FindRefusals(*log_, "evt_a", 0, 10, &seqs, &next, &read_log).ok());
+  EXPECT_FALSE(read_log);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2, 3}));
 }
 
 class SmallStagingTest : public IngestorTest {

@@ -10,6 +10,7 @@
 
 #include "sync/json_fields.h"
 #include "sync/json_text.h"
+#include "sync/refusals.h"
 
 namespace noxsync {
 namespace json = boost::json;
@@ -204,7 +205,12 @@ Status Projector::OnIncidentRecurred(int64_t time_us, Incident inc, const Recurr
 }
 
 Status Projector::Apply(const LogRecord& r) {
-  if (r.type == record_type::kEventRejected) return Status::Ok();
+  if (r.type == record_type::kEventRejected) {
+    // The row the writer put beside it (NewRecord::refused_event_id), from
+    // the same function the Ingestor took the id from.
+    if (std::string id = RefusedEventId(r.payload); !id.empty()) state_->Put(Cf::kByEvent, RefusalKey(id, r.seq), "");
+    return Status::Ok();
+  }
   if (r.type == record_type::kEventReceived) {
     // The raw event as it was accepted: parsed again for its digest. One that
     // no longer parses (a rule of a later version) keeps its id, no digest.

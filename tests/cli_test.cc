@@ -215,13 +215,11 @@ TEST_F(CliTest, HistoryJsonCanBeCheckedIndependentlyAsDocumented) {
 }
 
 // An event noxsync refused is in no incident; `history` with its id shows
-// the refusal rather than say there is no such event, as it did. A refusal
-// recorded before the records named the id is found by the id in its text.
+// the refusal rather than say there is no such event, as it did. Refusals
+// are found through the store's index; one recorded in a store written
+// before the index (and before the records named the id) is found by
+// reading that older part of the log for the id in its text.
 TEST_F(CliTest, HistoryOfARefusedEventShowsWhyItWasRefused) {
-  std::string file = dir_.Sub("bad.jsonl");
-  std::ofstream(file) << R"({"event_id":"evt_late","timestamp":"2026-03-20 14:32"})" << "\n"
-                      << R"({"event_id":"evt_late","timestamp":"yesterday"})" << "\n";
-  ASSERT_EQ(Run("ingest " + file + Db()).exit_code, 1);
   {
     auto log = EventLog::OpenForWrite(dir_.Sub("store"));
     ASSERT_TRUE(log.ok()) << log.status().message();
@@ -229,9 +227,19 @@ TEST_F(CliTest, HistoryOfARefusedEventShowsWhyItWasRefused) {
     old.records.push_back({1000, "event.rejected", "",
                            R"({"source":"old.jsonl","line":3,"reason":"field risk_score: expected a number in [0, 1], )"
                            R"(got 7","text":"{\"event_id\":\"evt_old\",\"risk_score\":7}"})"});
+    // As a version before the index left it: no note of where it starts.
+    old.mutations.push_back({Cf::kMeta, "refusals_indexed_from", "", true});
     ASSERT_TRUE((*log)->Append(std::move(old)).ok());
   }
-  CommandResult r = Run("history evt_late" + Db());
+  CommandResult r = Run("history evt_old" + Db());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "old.jsonl line 3: field risk_score")) << r.out;
+
+  std::string file = dir_.Sub("bad.jsonl");
+  std::ofstream(file) << R"({"event_id":"evt_late","timestamp":"2026-03-20 14:32"})" << "\n"
+                      << R"({"event_id":"evt_late","timestamp":"yesterday"})" << "\n";
+  ASSERT_EQ(Run("ingest " + file + Db()).exit_code, 1);
+  r = Run("history evt_late" + Db());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(Contains(r.out, "Event evt_late  refused, in no incident\n  refused 2 times")) << r.out;
   EXPECT_TRUE(Contains(r.out, "line 1: field timestamp: expected an RFC 3339 time")) << r.out;
@@ -244,11 +252,13 @@ TEST_F(CliTest, HistoryOfARefusedEventShowsWhyItWasRefused) {
   EXPECT_EQ(doc.at("event_id").as_string(), "evt_late");
   EXPECT_TRUE(doc.at("incident").is_null());
   ASSERT_EQ(doc.at("records").as_array().size(), 2u);
-  EXPECT_EQ(doc.at("records").at(0).at("seq").to_number<int>(), 1);
+  EXPECT_EQ(doc.at("records").at(0).at("seq").to_number<int>(), 2);
+  EXPECT_EQ(doc.at("records").at(1).at("seq").to_number<int>(), 3);
 
-  r = Run("history evt_old" + Db());
+  r = Run("history evt_old" + Db());  // before the index, after the writer noted where it starts
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(Contains(r.out, "old.jsonl line 3: field risk_score")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "refused 1 time;")) << r.out;
   r = Run("history evt_never" + Db());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(Contains(r.err, "no incident, event or ticket with id \"evt_never\"")) << r.err;

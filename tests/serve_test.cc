@@ -246,6 +246,7 @@ TEST_F(Serve, EveryRouteChecksTheTokenAndItsRole) {
       {"GET", "/v1/reports/summary", "", kIngest, kRead, 200},
       {"GET", "/v1/reports/by_platform?since=2026-01-01", "", kIngest, kOperate, 200},
       {"GET", "/v1/tickets/jira/SEC-404", "", kIngest, kRead, 404},
+      {"GET", "/v1/events/evt_a", "", kIngest, kRead, 200},
       {"POST", "/v1/incidents/inc_00000001/status", R"({"status":"In Progress"})", kRead, kOperate, 200},
   };
   for (const auto& k : cases) {
@@ -809,6 +810,68 @@ TEST_F(Serve, AnIncidentsHistoryComesInPages) {
   EXPECT_EQ(paged, all);
   EXPECT_EQ(Call(*c, "GET", "/v1/incidents/inc_00000001/history?limit=0", kRead).status, 400);
   EXPECT_EQ(Call(*c, "GET", "/v1/incidents/inc_00000001/history?cursor=x", kRead).status, 400);
+  EXPECT_EQ(Stop(), 0);
+}
+
+// What became of one Noxys event, by its id: the incident it is in, and
+// each refusal that names it, in pages; 404 for an id never received.
+TEST_F(Serve, AnEventsFateIsFoundByItsId) {
+  Start();
+  auto c = Client();
+  auto body = Post(*c, Event("evt_ok") + "\n" + R"({"event_id":"evt_bad","timestamp":"soon"})" + "\n" +
+                           R"({"event_id":"evt_bad","timestamp":"later"})" + "\n" +
+                           R"({"event_id":"evt/slash","timestamp":"soon"})" + "\n");
+  ASSERT_EQ(body.status, 202) << body.body;
+  // evt_ok again with other content: accepted once, refused once (a body
+  // of refused lines only is answered 400, each line still kept).
+  ASSERT_EQ(Post(*c, Event("evt_ok", "bob@acme.fr")).status, 400);
+
+  auto ok = Call(*c, "GET", "/v1/events/evt_ok", kRead);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  auto doc = boost::json::parse(ok.body);
+  EXPECT_EQ(doc.at("event_id").as_string(), "evt_ok");
+  EXPECT_EQ(doc.at("incident").as_string(), "inc_00000001");
+  ASSERT_EQ(doc.at("refusals").as_array().size(), 1u) << ok.body;
+  EXPECT_NE(doc.at("refusals").at(0).at("payload").as_string().find("received before with other content"),
+            std::string::npos)
+      << ok.body;
+  EXPECT_TRUE(doc.at("next_cursor").is_null());
+
+  auto bad = Call(*c, "GET", "/v1/events/evt_bad", kRead);
+  ASSERT_EQ(bad.status, 200) << bad.body;
+  doc = boost::json::parse(bad.body);
+  EXPECT_TRUE(doc.at("incident").is_null());
+  ASSERT_EQ(doc.at("refusals").as_array().size(), 2u) << bad.body;
+  EXPECT_EQ(doc.at("refusals").at(0).at("type").as_string(), "event.rejected");
+  EXPECT_NE(doc.at("refusals").at(1).at("payload").as_string().find("later"), std::string::npos) << bad.body;
+  // In pages: the cursor resumes where the last page stopped.
+  auto first = boost::json::parse(Call(*c, "GET", "/v1/events/evt_bad?limit=1", kRead).body);
+  ASSERT_EQ(first.at("refusals").as_array().size(), 1u);
+  ASSERT_TRUE(first.at("next_cursor").is_string());
+  auto second = boost::json::parse(
+      Call(*c, "GET", "/v1/events/evt_bad?limit=1&cursor=" + std::string(first.at("next_cursor").as_string()), kRead)
+          .body);
+  ASSERT_EQ(second.at("refusals").as_array().size(), 1u);
+  EXPECT_EQ(second.at("refusals").at(0), doc.at("refusals").at(1));
+  EXPECT_TRUE(second.at("next_cursor").is_null());
+
+  auto slash = Call(*c, "GET", "/v1/events/evt%2Fslash", kRead);
+  EXPECT_EQ(slash.status, 200) << slash.body;
+  EXPECT_NE(slash.body.find(R"("event_id":"evt/slash")"), std::string::npos) << slash.body;
+
+  auto never = Call(*c, "GET", "/v1/events/evt_never", kRead);
+  EXPECT_EQ(never.status, 404);
+  EXPECT_NE(never.body.find("no event evt_never: none with that id was accepted or refused"), std::string::npos)
+      << never.body;
+  EXPECT_EQ(Call(*c, "GET", "/v1/events/EVT_OK", kRead).status, 404);
+  EXPECT_EQ(Call(*c, "GET", "/v1/events/evt_bad?limit=0", kRead).status, 400);
+  EXPECT_EQ(Call(*c, "GET", "/v1/events/evt_bad?since=2026-01-01", kRead).status, 400);
+  EXPECT_EQ(Call(*c, "GET", "/v1/events/evt_bad", kIngest).status, 403);
+  EXPECT_EQ(Call(*c, "GET", "/v1/events/evt_bad", nullptr).status, 401);
+  EXPECT_EQ(Call(*c, "POST", "/v1/events/evt_bad", kOperate, "{}").status, 404);
+  auto metrics = Call(*c, "GET", "/metrics", kRead);
+  EXPECT_NE(metrics.body.find(R"(route="GET /v1/events/{id}")"), std::string::npos);
+  EXPECT_EQ(metrics.body.find("evt_bad"), std::string::npos);
   EXPECT_EQ(Stop(), 0);
 }
 
