@@ -121,6 +121,9 @@ int RunIngest(const Argv& argv) {
   const std::string source = args.positional()[0];
   int fd = 0;
   uint64_t total_bytes = 0;
+  // Whether the first bytes were read where they lie: for a pipe (standard
+  // input, a named pipe, bash's <(...)) the first line is looked at instead.
+  bool head_checked = false;
   if (source != "-") {
     fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Fail(kExitFailure, "cannot open " + source + ": " + std::strerror(errno));
@@ -134,6 +137,7 @@ int RunIngest(const Argv& argv) {
     }
     char head[6];
     const ssize_t n = ::pread(fd, head, sizeof head, 0);  // a pipe or a terminal: the first line tells below
+    head_checked = n >= 0;
     if (const char* unpack = CompressedBy(std::string_view(head, n > 0 ? static_cast<size_t>(n) : 0))) {
       ::close(fd);
       return Fail(kExitUsage, source + " is compressed; ingest reads JSON lines as text: " + unpack + " " + source +
@@ -210,10 +214,10 @@ int RunIngest(const Argv& argv) {
   bool ok = true;
   while (ok && !g_stop && reader.Next(&text, &too_long)) {
     ++lines_seen;
-    if (lines_seen == 1 && source == "-") {
+    if (lines_seen == 1 && !head_checked) {
       if (const char* unpack = CompressedBy(text)) {
-        return Fail(kExitUsage, std::string("standard input is compressed; ingest reads JSON lines as text: unpack "
-                                            "it into the pipe (") +
+        return Fail(kExitUsage, (source == "-" ? std::string("standard input") : source) +
+                                    " is compressed; ingest reads JSON lines as text: unpack it into the pipe (" +
                                     unpack + " FILE | noxsync ingest -)");
       }
     }

@@ -425,11 +425,21 @@ TEST_F(CliTest, IngestTurnsAwayACompressedFileAndSaysHowToUnpackIt) {
                        "standard input is compressed; ingest reads JSON lines as text: unpack it into the pipe "
                        "(zcat FILE | noxsync ingest -)"))
       << noxsync::testing::ReadFile(dir_.Sub("o"));
+  // A pipe named as a file (bash's <(...), a FIFO): its first bytes cannot
+  // be read where they lie, so its first line is looked at too.
+  cmd = "bash -c '" NOXSYNC_BIN " ingest <(cat " + gz + ")" + Db() + "' > " + dir_.Sub("o") + " 2>&1";
+  EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2);
+  EXPECT_TRUE(Contains(noxsync::testing::ReadFile(dir_.Sub("o")),
+                       " is compressed; ingest reads JSON lines as text: unpack it into the pipe"))
+      << noxsync::testing::ReadFile(dir_.Sub("o"));
   // Unpacked into the pipe, the same events are taken.
   cmd = "zcat " + gz + " | " NOXSYNC_BIN " ingest -" + Db() + " > " + dir_.Sub("o") + " 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << noxsync::testing::ReadFile(dir_.Sub("o"));
   EXPECT_TRUE(Contains(noxsync::testing::ReadFile(dir_.Sub("o")), "accepted 201, duplicates 0, rejected 0"));
-  EXPECT_EQ(Run("verify" + Db()).exit_code, 0);
+  CommandResult verified = Run("verify" + Db());
+  EXPECT_EQ(verified.exit_code, 0);
+  // The refused inputs left no record: two per event, nothing else.
+  EXPECT_TRUE(Contains(verified.out, "chain intact: 402 records")) << verified.out;
 }
 
 TEST_F(CliTest, IngestReadsStandardInputAndHonoursNoxsyncDb) {
