@@ -117,7 +117,7 @@ int RejectedEventHistory(const EventLog& log, const std::string& id, bool as_jso
   // Printed as read: an id a sender kept resending is refused as often.
   LogRecord r;
   for (size_t i = 0; i < seqs.size(); ++i) {
-    if (Status s = log.ReadRecord(seqs[i], &r); !s.ok()) return Fail(kExitFailure, s.message());
+    if (Status s = ReadRefusal(log, id, seqs[i], &r); !s.ok()) return Fail(kExitFailure, s.message());
     out += as_json ? (i ? "," : "") + RecordToJson(r) : FormatTimelineRecord(r);
     if (out.size() >= (1 << 20)) {
       std::fputs(out.c_str(), stdout);

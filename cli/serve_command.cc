@@ -1106,7 +1106,7 @@ class Api {
         next = seqs[i];
         break;
       }
-      if (Status s = s_->log->ReadRecord(seqs[i], &r); !s.ok()) return StoreError(s);
+      if (Status s = ReadRefusal(*s_->log, id, seqs[i], &r); !s.ok()) return StoreError(s);
       if (!records.empty()) records.push_back(',');
       records += RecordToJson(r);
     }

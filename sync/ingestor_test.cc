@@ -503,6 +503,30 @@ TEST_F(IngestorTest, RefusalsAreFoundByTheirEventIdWithoutReadingTheLog) {
   EXPECT_GT(next, seqs[0]);
 }
 
+// An index row the log does not bear out (a store changed outside noxsync)
+// is named as such, never shown as a refusal.
+TEST_F(IngestorTest, ARefusalIndexRowTheLogDoesNotBearOutIsNamed) {
+  Ingest({R"({"event_id":"evt_a","timestamp":"soon"})", R"({"event_id":"evt_b","timestamp":"soon"})",
+          EventJson("evt_c", "2026-03-20T14:32:00Z")});
+  LogRecord r;
+  ASSERT_TRUE(ReadRefusal(*log_, "evt_a", 1, &r).ok());
+  Step lie;
+  lie.mutations.push_back({Cf::kByEvent, RefusalKey("evt_a", 2), ""});   // evt_b's refusal
+  lie.mutations.push_back({Cf::kByEvent, RefusalKey("evt_a", 3), ""});   // an accepted event
+  lie.mutations.push_back({Cf::kByEvent, RefusalKey("evt_a", 99), ""});  // past the log
+  ASSERT_TRUE(log_->Append(std::move(lie)).ok());
+  Status s = ReadRefusal(*log_, "evt_a", 2, &r);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("names seq 2 as a refusal of that event id, but the log's record there is a refusal "
+                             "of another id; `noxsync replay --rebuild` rewrites the index"),
+            std::string::npos)
+      << s.message();
+  s = ReadRefusal(*log_, "evt_a", 3, &r);
+  EXPECT_NE(s.message().find("the log's record there is of type event.received"), std::string::npos) << s.message();
+  s = ReadRefusal(*log_, "evt_a", 99, &r);
+  EXPECT_NE(s.message().find("names seq 99 but the log has no such record"), std::string::npos) << s.message();
+}
+
 // In a store written before the index, the older part is read for the id;
 // after `replay --rebuild` the index holds it, and no refusal shows twice.
 TEST_F(IngestorTest, RefusalsOfAStoreWrittenBeforeTheIndexAreFoundInTheLogThenIndexedByARebuild) {

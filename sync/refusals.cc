@@ -65,4 +65,21 @@ Status FindRefusals(const EventLog& log, std::string_view event_id, uint64_t fro
   return Status::Ok();
 }
 
+Status ReadRefusal(const EventLog& log, std::string_view event_id, uint64_t seq, LogRecord* record) {
+  Status s = log.ReadRecord(seq, record);
+  if (s.IsNotFound()) {
+    return Status::Corruption("the refusal index names seq " + std::to_string(seq) +
+                              " but the log has no such record; `noxsync replay --rebuild` rewrites the index");
+  }
+  if (!s.ok()) return s;
+  if (record->type != record_type::kEventRejected || RefusedEventId(record->payload) != event_id) {
+    return Status::Corruption("the refusal index names seq " + std::to_string(seq) +
+                              " as a refusal of that event id, but the log's record there is " +
+                              (record->type == record_type::kEventRejected ? std::string("a refusal of another id")
+                                                                           : "of type " + record->type) +
+                              "; `noxsync replay --rebuild` rewrites the index");
+  }
+  return Status::Ok();
+}
+
 }  // namespace noxsync

@@ -28,4 +28,10 @@ std::string RefusedEventId(std::string_view payload);
 Status FindRefusals(const EventLog& log, std::string_view event_id, uint64_t from, size_t limit,
                     std::vector<uint64_t>* seqs, uint64_t* next, bool* read_log = nullptr);
 
+// Reads the record at `seq` that the index names as a refusal of
+// `event_id`, and checks that it is one: a row the log does not bear out
+// (a store changed outside noxsync) is Corruption naming the seq and what to
+// run, never shown as a refusal it is not.
+Status ReadRefusal(const EventLog& log, std::string_view event_id, uint64_t seq, LogRecord* record);
+
 }  // namespace noxsync
