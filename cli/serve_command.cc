@@ -994,12 +994,19 @@ class Api {
 
   // {<extra keys>,"<key>":[<items>],"next_cursor":"..."|null}, as a listing's
   // page is answered; `items` is already JSON, joined by commas.
+  // `extra` fields come first; one without a value is null.
   static HttpResponse PageResponse(std::string_view key, const std::string& items, const std::string* next_cursor,
-                                   const std::vector<std::pair<std::string_view, std::string_view>>& extra) {
+                                   const std::vector<std::pair<std::string_view, std::optional<std::string>>>& extra) {
     HttpResponse r;
     r.body.reserve(items.size() + 64);
     JsonText top(&r.body);
-    for (const auto& [k, v] : extra) top.Str(k, v);
+    for (const auto& [k, v] : extra) {
+      if (v) {
+        top.Str(k, *v);
+      } else {
+        *top.Raw(k) += "null";
+      }
+    }
     std::string* out = top.Raw(key);
     out->push_back('[');
     *out += items;
@@ -1110,28 +1117,10 @@ class Api {
       if (!records.empty()) records.push_back(',');
       records += RecordToJson(r);
     }
-    HttpResponse out;
-    JsonText top(&out.body);
-    top.Str("event_id", id);
-    std::string* v = top.Raw("incident");
-    if (incident.empty()) {
-      *v += "null";
-    } else {
-      AppendJsonString(v, incident);
-    }
-    v = top.Raw("refusals");
-    v->push_back('[');
-    *v += records;
-    v->push_back(']');
-    v = top.Raw("next_cursor");
-    if (next != 0) {
-      AppendJsonString(v, std::to_string(next));
-    } else {
-      *v += "null";
-    }
-    top.End();
-    out.body.push_back('\n');
-    return out;
+    const std::string cursor = std::to_string(next);
+    return PageResponse("refusals", records, next ? &cursor : nullptr,
+                        {{"event_id", ValidUtf8(id)},
+                         {"incident", incident.empty() ? std::nullopt : std::optional<std::string>(incident)}});
   }
 
   HttpResponse SetStatus(const HttpRequest& req, const std::string& id) {

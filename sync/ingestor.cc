@@ -100,14 +100,14 @@ Status Ingestor::Submit(const std::vector<IngestLine>& lines, std::string_view s
       o["text_base64"] = Base64(kept);
     }
     if (text.size() > options_.max_rejected_text) o["text_bytes"] = text.size();
-    // An id resent with other content names the incident of the first one,
-    // so the refusal shows in that incident's history; results carry an
-    // incident only for accepted and duplicate lines.
     std::string payload = json::serialize(o);
     // Indexed by the id (kByEvent), so `history ID` and GET /v1/events/ID
     // find the refusal without reading the log. Read back from the payload,
     // as a rebuild reads it: the two write the same row.
     std::string refused = RefusedEventId(payload);
+    // An id resent with other content names the incident of the first one,
+    // so the refusal shows in that incident's history; results carry an
+    // incident only for accepted and duplicate lines.
     step.records.push_back({clock_->NowMicros(), record_type::kEventRejected, std::move(res.incident),
                             std::move(payload), std::move(refused)});
     res.incident.clear();
