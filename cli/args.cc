@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cli/logging.h"
 #include "sync/timestamp.h"
 
 namespace noxsync::cli {
@@ -88,7 +89,7 @@ std::string StorePath(const Args& args) {
 }
 
 int Fail(int code, const std::string& message) {
-  std::fprintf(stderr, "noxsync: %s\n", message.c_str());
+  Announce(Say::kError, message);
   return code;
 }
 

@@ -7,6 +7,8 @@
 
 #include <boost/json.hpp>
 
+#include "cli/logging.h"
+
 namespace noxsync::cli {
 
 std::vector<std::string> NoxsyncConfig::BackendNames() const {
@@ -134,14 +136,12 @@ NoxsyncConfig LoadConfig(const std::string& path, ConfigProblems* problems) {
 }
 
 void PrintProblems(const std::string& path, const ConfigProblems& problems) {
-  for (const auto& w : problems.warnings) std::fprintf(stderr, "noxsync: warning: %s: %s\n", path.c_str(), w.c_str());
+  // Through the log too: a service's warnings (a secret written in the
+  // file) belong where its operators read.
+  for (const auto& w : problems.warnings) Announce(Say::kWarning, path + ": " + w);
   for (const auto& e : problems.errors) {
     // LoadConfigFile's own messages already name the file.
-    if (e.rfind(path, 0) == 0) {
-      std::fprintf(stderr, "noxsync: %s\n", e.c_str());
-    } else {
-      std::fprintf(stderr, "noxsync: %s: %s\n", path.c_str(), e.c_str());
-    }
+    Announce(Say::kError, e.rfind(path, 0) == 0 ? e : path + ": " + e);
   }
 }
 

@@ -153,6 +153,7 @@ class ReopenableFileSink final : public spdlog::sinks::base_sink<std::mutex> {
 };
 
 std::shared_ptr<ReopenableFileSink> g_file_sink;
+bool g_json = false;
 
 }  // namespace
 
@@ -182,7 +183,8 @@ std::string SetUpLogging(const std::string& format, const std::string& file) {
     g_file_sink = std::make_shared<ReopenableFileSink>(file, fd);
     logger = std::make_shared<spdlog::logger>("noxsync", g_file_sink);
   }
-  if (format == "json") {
+  g_json = format == "json";
+  if (g_json) {
     logger->set_formatter(std::make_unique<JsonFormatter>());
   } else {
     logger->set_formatter(std::make_unique<TextFormatter>());
@@ -192,6 +194,20 @@ std::string SetUpLogging(const std::string& format, const std::string& file) {
   logger->set_level(level);
   spdlog::set_default_logger(logger);
   return "";
+}
+
+bool LogIsForMachines() { return g_json || g_file_sink != nullptr; }
+
+void Announce(Say level, const std::string& message) {
+  if (LogIsForMachines()) {
+    switch (level) {
+      case Say::kInfo: spdlog::info("{}", message); break;
+      case Say::kWarning: spdlog::warn("{}", message); break;
+      case Say::kError: spdlog::error("{}", message); break;
+    }
+    if (g_json && g_file_sink == nullptr) return;  // stderr is the JSON stream
+  }
+  std::fprintf(stderr, "noxsync: %s%s\n", level == Say::kWarning ? "warning: " : "", message.c_str());
 }
 
 std::string ReopenLogFile(std::string* path) {

@@ -20,6 +20,19 @@ namespace noxsync::cli {
 // created 0640 if missing. Returns "" or why the file cannot be opened.
 std::string SetUpLogging(const std::string& format = "text", const std::string& file = "");
 
+// A line about the run as a whole (a configuration warning, why a command
+// ends, how serve stopped) for the person who started it and for the log:
+// into the log when it is kept apart from a terminal (--log-file, or
+// --log-format json), and as plain "noxsync: ..." on stderr unless stderr
+// carries JSON lines, where a plain one would break the stream. Before
+// SetUpLogging, plain on stderr only.
+enum class Say { kInfo, kWarning, kError };
+void Announce(Say level, const std::string& message);
+
+// Whether log lines go where a machine reads them (a file, or JSON lines),
+// rather than only to a person's terminal.
+bool LogIsForMachines();
+
 // Opens the log file again by its name (after logrotate moved it away) and
 // sends the next lines there. Returns "" and sets *path (empty when logging
 // to stderr, so there is nothing to reopen), or says why it could not; the

@@ -1439,6 +1439,10 @@ int RunServe(const Argv& argv) {
   std::printf("noxsync serve: listening on %s%s, store %s\n", server.address().c_str(),
               listen_fd >= 0 ? " (socket from systemd)" : "", log->path().c_str());
   std::fflush(stdout);
+  if (LogIsForMachines()) {
+    spdlog::info("serve: listening on {}{}, store {}", server.address(), listen_fd >= 0 ? " (socket from systemd)" : "",
+                 log->path());
+  }
 
   // The engine: plan and drain every second (new incidents get tickets
   // promptly); poll, check SLAs and auto-resolve every poll interval.
@@ -1537,8 +1541,7 @@ int RunServe(const Argv& argv) {
   setup.record_to->store(nullptr);
   Status flushed = log->Flush();
   if (!flushed.ok()) return Fail(kExitFailure, "the store failed while stopping: " + flushed.message());
-  std::fprintf(stderr, "noxsync serve: stopped cleanly (log head %llu)\n",
-               static_cast<unsigned long long>(log->Head().seq));
+  Announce(Say::kInfo, "serve: stopped cleanly (log head " + std::to_string(log->Head().seq) + ")");
   return kExitOk;
 }
 

@@ -267,7 +267,7 @@ int RunSync(const Argv& argv) {
   uint64_t pending = 0;
   engine.PendingActions(&pending);
   PrintStats(engine.stats(), pending);
-  if (g_stop) std::fprintf(stderr, "noxsync: stopped; nothing in flight was lost (waiting actions run next time)\n");
+  if (g_stop) Announce(Say::kInfo, "stopped; nothing in flight was lost (waiting actions run next time)");
   return kExitOk;
 }
 

@@ -110,13 +110,13 @@ class Serve : public ::testing::Test {
         ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
       }
       std::string db = dir_.Sub("store");
-      if (log_file.empty()) {
-        ::execl(NOXSYNC_BIN, NOXSYNC_BIN, "serve", "--config", config.c_str(), "--db", db.c_str(),
-                static_cast<char*>(nullptr));
-      } else {
-        ::execl(NOXSYNC_BIN, NOXSYNC_BIN, "serve", "--config", config.c_str(), "--db", db.c_str(), "--log-file",
-                log_file.c_str(), static_cast<char*>(nullptr));
-      }
+      std::vector<std::string> args = {NOXSYNC_BIN, "serve", "--config", config, "--db", db};
+      if (!log_file.empty()) args.insert(args.end(), {"--log-file", log_file});
+      args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(NOXSYNC_BIN, argv.data());
       ::_exit(127);
     }
     std::smatch m;
@@ -223,6 +223,7 @@ class Serve : public ::testing::Test {
   std::string out_;
   std::string listen_ = "127.0.0.1:0";  // service.listen
   int listen_fd_ = -1;                  // a listening socket Start passes as systemd would; -1: none
+  std::vector<std::string> extra_args_;  // more arguments Start passes to serve
 };
 
 TEST_F(Serve, EveryRouteChecksTheTokenAndItsRole) {
@@ -1861,6 +1862,49 @@ TEST_F(Serve, SighupReopensTheLogFileForLogrotate) {
   EXPECT_EQ(before.find("SIGTERM"), std::string::npos) << before;
   // Log lines went to the file only; stderr has the start-up report.
   EXPECT_EQ(testing::ReadFile(out_).find("POST /v1/events"), std::string::npos);
+  // The file has the run's beginning and end too, as its operators read it:
+  // the configuration's warnings (naming keys, never the secrets), where it
+  // listened, and that it stopped cleanly.
+  EXPECT_NE(before.find("serve.json: service.webhook_secret: the secret is written in the file"), std::string::npos)
+      << before;
+  EXPECT_NE(before.find("serve: listening on 127.0.0.1:" + std::to_string(port_)), std::string::npos) << before;
+  EXPECT_NE(after.find("serve: stopped cleanly (log head "), std::string::npos) << after;
+  for (const std::string& text : {before, after, testing::ReadFile(out_)}) {
+    for (const char* secret : {kSecret, kIngest, kRead, kOperate, "fake-jira-api-token"}) {
+      EXPECT_EQ(text.find(secret), std::string::npos) << secret;
+    }
+  }
+  // And the person at the terminal still sees them, plain.
+  EXPECT_NE(testing::ReadFile(out_).find("noxsync: warning: "), std::string::npos) << testing::ReadFile(out_);
+  EXPECT_NE(testing::ReadFile(out_).find("noxsync: serve: stopped cleanly"), std::string::npos);
+}
+
+// With --log-format json on stderr, every line there is one JSON object,
+// the configuration's warnings and the last line included: a log pipeline
+// reading it never meets a plain line. (The address serve listens on is
+// its output, on stdout.)
+TEST_F(Serve, JsonLogsOnStderrAreJsonFromTheFirstLineToTheLast) {
+  extra_args_ = {"--log-format", "json"};
+  Start();
+  auto c = Client();
+  EXPECT_EQ(Post(*c, Event("evt_json")).status, 202);
+  EXPECT_EQ(Stop(), 0);
+  std::string out = testing::ReadFile(out_);
+  std::vector<std::string> levels;
+  std::string last_msg;
+  for (size_t at = 0, end; at < out.size(); at = end + 1) {
+    end = out.find('\n', at);
+    if (end == std::string::npos) end = out.size();
+    std::string line = out.substr(at, end - at);
+    if (line.empty() || line.rfind("noxsync serve: listening on ", 0) == 0) continue;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(line, ec);
+    ASSERT_FALSE(ec) << "not JSON: " << line;
+    levels.emplace_back(v.at("level").as_string());
+    last_msg = v.at("msg").as_string();
+  }
+  EXPECT_NE(std::find(levels.begin(), levels.end(), "warning"), levels.end()) << out;  // the secrets in the file
+  EXPECT_EQ(last_msg.rfind("serve: stopped cleanly (log head ", 0), 0u) << out;
 }
 
 }  // namespace
