@@ -89,13 +89,15 @@ int RejectedEventHistory(const EventLog& log, const std::string& id, bool as_jso
   const std::string none = "no incident, event or ticket with id \"" + PrintableText(id) + "\" in " + log.path();
   // An incident id that is not there (mistyped) is no event.
   if (uint64_t number = 0; IncidentNumber(id, &number)) return Fail(kExitFailure, none + " (see `noxsync incidents`)");
-  uint64_t indexed_from = 1;
-  if (Status s = log.RefusalsIndexedFrom(&indexed_from); !s.ok()) return Fail(kExitFailure, s.message());
-  if (indexed_from > 4'000'000) {
+  std::vector<std::pair<uint64_t, uint64_t>> unindexed;
+  if (Status s = log.UnindexedRefusalRanges(&unindexed); !s.ok()) return Fail(kExitFailure, s.message());
+  uint64_t unindexed_records = 0;
+  for (const auto& [first, last] : unindexed) unindexed_records += last - first + 1;
+  if (unindexed_records > 4'000'000) {
     std::fprintf(stderr,
-                 "noxsync: %s; reading the refusals among the %llu records written before the refusal index "
-                 "(`noxsync replay --rebuild` indexes them)...\n",
-                 none.c_str(), static_cast<unsigned long long>(indexed_from - 1));
+                 "noxsync: %s; reading the refusals among the %llu records written by a version without the "
+                 "refusal index (`noxsync replay --rebuild` indexes them)...\n",
+                 none.c_str(), static_cast<unsigned long long>(unindexed_records));
   }
   std::vector<uint64_t> seqs, page;
   uint64_t from = 0, next = 0;

@@ -47,8 +47,11 @@ constexpr const char* kCfNames[kCfCount] = {
 constexpr const char* kDefaultCf = "default";
 constexpr const char* kMetaChainHead = "chain_head";
 constexpr const char* kMetaSchema = "schema_version";
-// RefusalsIndexedFrom: decimal seq.
-constexpr const char* kMetaRefusalsFrom = "refusals_indexed_from";
+// UnindexedRefusalRanges. Through: the last seq a version with the refusal
+// index wrote, decimal, updated with every group. Each range it did not
+// write: <first seq, u64 BE> -> last seq, decimal.
+constexpr const char* kMetaRefusalsThrough = "refusals_indexed_through";
+constexpr const char* kMetaRefusalsGapPrefix = "refusals_unindexed/";
 constexpr const char* kSchemaVersion = "1";
 constexpr const char* kLockFile = "noxsync.lock";
 
@@ -149,6 +152,14 @@ const char* CfName(Cf cf) { return kCfNames[static_cast<int>(cf)]; }
 std::vector<Cf> DerivedCfs() {
   return {Cf::kByIncident, Cf::kByEvent, Cf::kByTicket, Cf::kIncidents, Cf::kByFingerprint, Cf::kTickets};
 }
+
+namespace {
+bool ParseDecimal(std::string_view v, uint64_t* out) {
+  if (v.empty() || v.size() > 19 || !std::all_of(v.begin(), v.end(), ::isdigit)) return false;
+  *out = std::stoull(std::string(v));
+  return true;
+}
+}  // namespace
 
 bool RefusableEventId(std::string_view event_id) {
   return !event_id.empty() && event_id.size() <= kMaxRefusalIdBytes && event_id.find('\0') == std::string_view::npos;
@@ -502,15 +513,29 @@ Result<std::unique_ptr<EventLog>> EventLog::OpenForWrite(const std::string& path
     return Status::InvalidArgument("store " + path + " has schema version " + schema +
                                    ", this noxsync reads version " + kSchemaVersion);
   }
-  // From here on every refusal is indexed; one written before (by a version
-  // without the index) is found by reading the log up to here.
-  rs = impl->db->Get(rocksdb::ReadOptions(), impl->H(Cf::kMeta), kMetaRefusalsFrom, &v);
-  if (rs.IsNotFound()) {
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    rs = impl->db->Put(wo, impl->H(Cf::kMeta), kMetaRefusalsFrom, std::to_string(impl->head.seq + 1));
+  // Refusals from here on are indexed. What a version without the index
+  // wrote (all of a store it made, or what it added while it ran in this
+  // one's place) is noted as a range to read the log for.
+  if (!options.without_refusal_index) {
+    rs = impl->db->Get(rocksdb::ReadOptions(), impl->H(Cf::kMeta), kMetaRefusalsThrough, &v);
+    if (!rs.ok() && !rs.IsNotFound()) return FromRocks(rs, "reading the refusal index's extent in " + path);
+    uint64_t through = 0;
+    if (rs.ok() && !ParseDecimal(v, &through)) {
+      return Status::Corruption("store " + path + ": meta " + kMetaRefusalsThrough + " is malformed (\"" +
+                                ValidUtf8(v) + "\"); run `noxsync replay --rebuild`");
+    }
+    if (rs.IsNotFound() || through != impl->head.seq) {
+      rocksdb::WriteBatch note;
+      if (through < impl->head.seq) {
+        note.Put(impl->H(Cf::kMeta), kMetaRefusalsGapPrefix + SeqKey(through + 1), std::to_string(impl->head.seq));
+      }
+      note.Put(impl->H(Cf::kMeta), kMetaRefusalsThrough, std::to_string(impl->head.seq));
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      rs = impl->db->Write(wo, &note);
+      if (!rs.ok()) return FromRocks(rs, "noting the refusal index's extent in " + path);
+    }
   }
-  if (!rs.ok()) return FromRocks(rs, "noting where the refusal index of " + path + " starts");
   impl->free_reserve = options.min_free_bytes;
   Impl* raw = impl.get();
   impl->writer = std::thread([raw] {
@@ -751,7 +776,9 @@ Status EventLog::Impl::WriteGroup(std::deque<Step>* group, uint64_t bytes, Chain
       r.prev_hash = h.hash;
       batch.Put(H(Cf::kLog), SeqKey(r.seq), SealRecord(&r));
       if (!r.incident.empty()) batch.Put(H(Cf::kByIncident), IncidentSeqKey(r.incident, r.seq), "");
-      if (RefusableEventId(nr.refused_event_id)) batch.Put(H(Cf::kByEvent), RefusalKey(nr.refused_event_id, r.seq), "");
+      if (!options.without_refusal_index && RefusableEventId(nr.refused_event_id)) {
+        batch.Put(H(Cf::kByEvent), RefusalKey(nr.refused_event_id, r.seq), "");
+      }
       NoteRecordTime(r.seq, r.time_us, &bmax, &batch, H(Cf::kMeta));
       h.seq = r.seq;
       h.hash = r.hash;
@@ -779,6 +806,7 @@ Status EventLog::Impl::WriteGroup(std::deque<Step>* group, uint64_t bytes, Chain
     }
   }
   batch.Put(H(Cf::kMeta), kMetaChainHead, EncodeHead(h));
+  if (!options.without_refusal_index) batch.Put(H(Cf::kMeta), kMetaRefusalsThrough, std::to_string(h.seq));
   const uint64_t seen = ReadFree();
   SawFree(seen);
   if (Status fs = CheckFreeSpace(path, seen, free_reserve.load(), batch.GetDataSize()); !fs.ok()) return fs;
@@ -956,19 +984,38 @@ Status EventLog::RefusalSeqs(std::string_view event_id, uint64_t from, size_t li
   });
 }
 
-Status EventLog::RefusalsIndexedFrom(uint64_t* from) const {
+Status EventLog::UnindexedRefusalRanges(std::vector<std::pair<uint64_t, uint64_t>>* ranges) const {
+  ranges->clear();
+  const uint64_t head = Head().seq;
   std::string v;
-  Status s = Get(Cf::kMeta, kMetaRefusalsFrom, &v);
+  Status s = Get(Cf::kMeta, kMetaRefusalsThrough, &v);
   if (s.IsNotFound()) {
-    *from = Head().seq + 1;  // never opened for writing by a version that indexes
+    if (head > 0) ranges->emplace_back(1, head);  // never written by a version with the index
     return Status::Ok();
   }
   if (!s.ok()) return s;
-  if (v.empty() || v.size() > 19 || !std::all_of(v.begin(), v.end(), ::isdigit)) {
-    return Status::Corruption("store " + impl_->path + ": meta " + kMetaRefusalsFrom + " is malformed (\"" +
+  uint64_t through = 0;
+  if (!ParseDecimal(v, &through)) {
+    return Status::Corruption("store " + impl_->path + ": meta " + kMetaRefusalsThrough + " is malformed (\"" +
                               ValidUtf8(v) + "\"); run `noxsync replay --rebuild`");
   }
-  *from = std::stoull(v);
+  Status bad;
+  s = Scan(Cf::kMeta, kMetaRefusalsGapPrefix, [&](std::string_view k, std::string_view last) {
+    k.remove_prefix(std::strlen(kMetaRefusalsGapPrefix));
+    uint64_t to = 0;
+    if (k.size() != 8 || !ParseDecimal(last, &to)) {
+      bad = Status::Corruption("store " + impl_->path + ": a meta " + kMetaRefusalsGapPrefix +
+                               " row is malformed; run `noxsync replay --rebuild`");
+      return false;
+    }
+    ranges->emplace_back(SeqFromKey(k), to);
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (!bad.ok()) return bad;
+  // A version without the index writing now (a rollback running): what it
+  // added since this version's last group.
+  if (through < head) ranges->emplace_back(through + 1, head);
   return Status::Ok();
 }
 
@@ -1120,7 +1167,14 @@ Status EventLog::RebuildDerived(
   if (!fold_status.ok()) return fold_status;
   // The fold derived the refusals' rows of the whole log (the Projector
   // does, from each event.rejected payload): none is left to read the log for.
-  batch.Put(impl_->H(Cf::kMeta), kMetaRefusalsFrom, "1");
+  if (!impl_->options.without_refusal_index) {
+    Status gaps = Scan(Cf::kMeta, kMetaRefusalsGapPrefix, [&](std::string_view k, std::string_view) {
+      batch.Delete(impl_->H(Cf::kMeta), rocksdb::Slice(k.data(), k.size()));
+      return true;
+    });
+    if (!gaps.ok()) return gaps;
+    batch.Put(impl_->H(Cf::kMeta), kMetaRefusalsThrough, std::to_string(Head().seq));
+  }
   rocksdb::WriteOptions wo;
   wo.sync = true;
   rocksdb::Status ws = impl_->db->Write(wo, &batch);

@@ -106,6 +106,9 @@ struct EventLogOptions {
   // Reads the free bytes of the file system holding `path`; empty: statvfs.
   // Tests give their own, to put the disk at an exact fill.
   std::function<uint64_t(const std::string& path)> free_space_probe;
+  // Tests of upgrades: write as a version before the refusal index did (no
+  // refusal rows, no note of what is indexed).
+  bool without_refusal_index = false;
 };
 
 class EventLog {
@@ -201,12 +204,13 @@ class EventLog {
   // at, or 0 when none is left.
   Status RefusalSeqs(std::string_view event_id, uint64_t from, size_t limit, std::vector<uint64_t>* seqs,
                      uint64_t* next) const;
-  // The first seq from which every refusal naming an event id is indexed:
-  // 1 for a store created by this version or rebuilt by it; for one written
-  // before the index, the seq after its head when this version first opened
-  // it for writing (the head + 1 if it never has). Refusals before it are
-  // found only by reading the log.
-  Status RefusalsIndexedFrom(uint64_t* from) const;
+  // The ranges of seqs [first, last] whose refusals are not in the index,
+  // in order: records written by a version without it. A store it never
+  // opened for writing: all of it. After each version without the index
+  // wrote to the store (a rollback), the records it added. Empty for a store
+  // this version created, or after `replay --rebuild`. Refusals in these
+  // ranges are found only by reading the log.
+  Status UnindexedRefusalRanges(std::vector<std::pair<uint64_t, uint64_t>>* ranges) const;
 
   // Head of the chain as written in kMeta, committed with the last Step.
   ChainHead Head() const;

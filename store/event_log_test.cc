@@ -144,39 +144,43 @@ TEST(EventLog, IndexesRefusalsByTheEventIdTheyName) {
   ASSERT_TRUE(log->RefusalSeqs("evt_1", next, 1, &seqs, &next).ok());
   EXPECT_EQ(seqs, (std::vector<uint64_t>{4}));
   EXPECT_EQ(next, 0u);
-  uint64_t from = 0;
-  ASSERT_TRUE(log->RefusalsIndexedFrom(&from).ok());
-  EXPECT_EQ(from, 1u);  // a store this version created: all of it
+  std::vector<std::pair<uint64_t, uint64_t>> unindexed;
+  ASSERT_TRUE(log->UnindexedRefusalRanges(&unindexed).ok());
+  EXPECT_TRUE(unindexed.empty());  // a store this version created: all of it is indexed
 }
 
-// A store written before the index has refusals it never indexed. The first
-// writer of this version notes where the index starts; until then a reader
-// takes the whole log as unindexed.
-TEST(EventLog, AStoreWrittenBeforeTheRefusalIndexSaysWhereItStarts) {
+// What a version without the refusal index wrote is noted as a range to
+// read the log for: all of a store it made, and what it added while it ran
+// in this one's place (a rollback), which a reader sees at once.
+TEST(EventLog, WhatAVersionWithoutTheRefusalIndexWroteIsNotedAsUnindexed) {
+  using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;
   TempDir dir;
-  {
-    auto log = OpenWriter(dir.path());
-    Step old = OneRecord("event.rejected", "", "{}");
-    old.records.push_back({1000, "event.rejected", "", "{}"});
-    old.mutations.push_back({Cf::kMeta, "refusals_indexed_from", "", true});
-    ASSERT_TRUE(log->Append(std::move(old)).ok());
-  }
+  EventLogOptions legacy;
+  legacy.without_refusal_index = true;
+  auto append = [&](const EventLogOptions& options) {
+    auto log = EventLog::OpenForWrite(dir.path(), options);
+    ASSERT_TRUE(log.ok()) << log.status().message();
+    ASSERT_TRUE((*log)->Append(Refusal("evt_1")).ok());
+  };
+  append(legacy);  // seq 1
+  append(legacy);  // seq 2
   auto reader = EventLog::OpenForRead(dir.path());
   ASSERT_TRUE(reader.ok()) << reader.status().message();
-  uint64_t from = 0;
-  ASSERT_TRUE((*reader)->RefusalsIndexedFrom(&from).ok());
-  EXPECT_EQ(from, 3u);
-  {
-    auto log = OpenWriter(dir.path());
-    ASSERT_TRUE(log->Append(Refusal("evt_1")).ok());
-  }
+  Ranges ranges;
+  ASSERT_TRUE((*reader)->UnindexedRefusalRanges(&ranges).ok());
+  EXPECT_EQ(ranges, (Ranges{{1, 2}}));
+  EXPECT_EQ(RefusalsOf(**reader, "evt_1"), (std::vector<uint64_t>{}));
+  append({});      // seq 3, by this version
+  append(legacy);  // seq 4: rolled back
   ASSERT_TRUE((*reader)->Refresh().ok());
-  ASSERT_TRUE((*reader)->RefusalsIndexedFrom(&from).ok());
-  EXPECT_EQ(from, 3u);
-  EXPECT_EQ(RefusalsOf(**reader, "evt_1"), (std::vector<uint64_t>{3}));
-  auto log = OpenWriter(dir.path());  // reopened: the note stays
-  ASSERT_TRUE(log->RefusalsIndexedFrom(&from).ok());
-  EXPECT_EQ(from, 3u);
+  ASSERT_TRUE((*reader)->UnindexedRefusalRanges(&ranges).ok());
+  EXPECT_EQ(ranges, (Ranges{{1, 2}, {4, 4}}));  // before this version writes again
+  append({});  // seq 5
+  append({});  // seq 6: no new range
+  ASSERT_TRUE((*reader)->Refresh().ok());
+  ASSERT_TRUE((*reader)->UnindexedRefusalRanges(&ranges).ok());
+  EXPECT_EQ(ranges, (Ranges{{1, 2}, {4, 4}}));
+  EXPECT_EQ(RefusalsOf(**reader, "evt_1"), (std::vector<uint64_t>{3, 5, 6}));
 }
 
 TEST(EventLog, IncidentRecordsComeInPagesThatResumeWhereTheLastStopped) {

@@ -527,40 +527,68 @@ TEST_F(IngestorTest, ARefusalIndexRowTheLogDoesNotBearOutIsNamed) {
   EXPECT_NE(s.message().find("names seq 99 but the log has no such record"), std::string::npos) << s.message();
 }
 
-// In a store written before the index, the older part is read for the id;
-// after `replay --rebuild` the index holds it, and no refusal shows twice.
-TEST_F(IngestorTest, RefusalsOfAStoreWrittenBeforeTheIndexAreFoundInTheLogThenIndexedByARebuild) {
-  Step old;
-  old.records.push_back({1000, "event.rejected", "",
-                         R"({"source":"old.jsonl","line":1,"reason":"r","text":"{\"event_id\":\"evt_a\"}"})"});
-  old.records.push_back({1000, "event.rejected", "", R"({"source":"old.jsonl","line":2,"reason":"r","event_id":"evt_a"})"});
-  old.mutations.push_back({Cf::kMeta, "refusals_indexed_from", "3"});  // as the first writer of this version notes
-  ASSERT_TRUE(log_->Append(std::move(old)).ok());
-  Ingest({R"({"event_id":"evt_a","timestamp":"soon"})"});
+// What a version without the index wrote (a store from before it, records
+// added during a rollback) is read for the id; after `replay --rebuild` the
+// index holds it all, and no refusal shows twice.
+TEST_F(IngestorTest, RefusalsAVersionWithoutTheIndexWroteAreFoundInTheLogThenIndexedByARebuild) {
+  ingestor_.reset();
+  log_.reset();
+  EventLogOptions legacy;
+  legacy.without_refusal_index = true;
+  auto append_as_before_the_index = [&](std::vector<std::string> payloads) {
+    auto old = EventLog::OpenForWrite(dir_.path(), legacy);
+    ASSERT_TRUE(old.ok()) << old.status().message();
+    Step step;
+    for (auto& p : payloads) step.records.push_back({1000, "event.rejected", "", std::move(p)});
+    ASSERT_TRUE((*old)->Append(std::move(step)).ok());
+  };
+  // A refusal from before records named the id (read from the text), and one after.
+  append_as_before_the_index({R"({"source":"old.jsonl","line":1,"reason":"r","text":"{\"event_id\":\"evt_a\"}"})",
+                              R"({"source":"old.jsonl","line":2,"reason":"r","event_id":"evt_a"})"});
+  auto reopen = [&] {
+    auto log = EventLog::OpenForWrite(dir_.path());
+    ASSERT_TRUE(log.ok()) << log.status().message();
+    log_ = std::move(log).value();
+    ingestor_ = std::make_unique<Ingestor>(log_.get(), &clock_, options_);
+  };
+  reopen();
+  Ingest({R"({"event_id":"evt_a","timestamp":"soon"})"});  // seq 3, indexed
+  ingestor_.reset();
+  log_.reset();
+  append_as_before_the_index({R"({"source":"rollback.jsonl","line":1,"reason":"r","event_id":"evt_a"})"});  // seq 4
+  reopen();
+  Ingest({R"({"event_id":"evt_a","timestamp":"later"})"});  // seq 5
+
   std::vector<uint64_t> seqs;
   uint64_t next = 1;
   bool read_log = false;
   ASSERT_TRUE(FindRefusals(*log_, "evt_a", 0, 10, &seqs, &next, &read_log).ok());
   EXPECT_TRUE(read_log);
-  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2, 3}));
-  // Pages across the two parts.
-  ASSERT_TRUE(FindRefusals(*log_, "evt_a", 0, 2, &seqs, &next, &read_log).ok());
-  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2}));
-  EXPECT_EQ(next, 3u);
-  ASSERT_TRUE(FindRefusals(*log_, "evt_a", next, 2, &seqs, &next, &read_log).ok());
-  EXPECT_EQ(seqs, (std::vector<uint64_t>{3}));
-  EXPECT_EQ(next, 0u);
-  EXPECT_FALSE(read_log);  // nothing older than the index left to read
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  // Pages across the indexed and unindexed parts.
+  std::vector<uint64_t> paged;
+  uint64_t from = 0;
+  for (int pages = 0; pages < 10; ++pages) {
+    ASSERT_TRUE(FindRefusals(*log_, "evt_a", from, 2, &seqs, &next, &read_log).ok());
+    EXPECT_LE(seqs.size(), 2u);
+    paged.insert(paged.end(), seqs.begin(), seqs.end());
+    if (next == 0) break;
+    from = next;
+  }
+  EXPECT_EQ(paged, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  ASSERT_TRUE(FindRefusals(*log_, "evt_a", 5, 2, &seqs, &next, &read_log).ok());
+  EXPECT_FALSE(read_log);  // nothing unindexed left from there on
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{5}));
 
   ingestor_.reset();
   uint64_t records = 0;
   ASSERT_TRUE(RebuildProjections(log_.get(), &records).ok());
-  uint64_t from = 0;
-  ASSERT_TRUE(log_->RefusalsIndexedFrom(&from).ok());
-  EXPECT_EQ(from, 1u);
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  ASSERT_TRUE(log_->UnindexedRefusalRanges(&ranges).ok());
+  EXPECT_TRUE(ranges.empty());
   ASSERT_TRUE(FindRefusals(*log_, "evt_a", 0, 10, &seqs, &next, &read_log).ok());
   EXPECT_FALSE(read_log);
-  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
 }
 
 class SmallStagingTest : public IngestorTest {

@@ -38,22 +38,24 @@ Status FindRefusals(const EventLog& log, std::string_view event_id, uint64_t fro
   std::vector<uint64_t> indexed;
   uint64_t indexed_next = 0;
   if (Status s = log.RefusalSeqs(event_id, from, limit + 1, &indexed, &indexed_next); !s.ok()) return s;
-  uint64_t indexed_from = 1;
-  if (Status s = log.RefusalsIndexedFrom(&indexed_from); !s.ok()) return s;
+  std::vector<std::pair<uint64_t, uint64_t>> unindexed;
+  if (Status s = log.UnindexedRefusalRanges(&unindexed); !s.ok()) return s;
   std::vector<uint64_t> scanned;
   from = std::max<uint64_t>(from, 1);  // seqs start at 1
-  if (from < indexed_from) {
+  for (const auto& [first, last] : unindexed) {
+    if (last < from || scanned.size() > limit) continue;
     if (read_log != nullptr) *read_log = true;
     Status s = log.ScanLog(
-        from, [](std::string_view type) { return type == record_type::kEventRejected; },
+        std::max(first, from), [](std::string_view type) { return type == record_type::kEventRejected; },
         [&](const LogRecord& r) {
-          if (r.seq >= indexed_from) return false;
+          if (r.seq > last) return false;
           if (r.type == record_type::kEventRejected && RefusedEventId(r.payload) == event_id) scanned.push_back(r.seq);
           return scanned.size() <= limit;
         });
     if (!s.ok()) return s;
   }
-  // A rebuild indexes the older part too: a seq may come from both.
+  // The ranges are in order, so these are the first of them; an index row
+  // may name a seq in a range too (written before a rollback was noted).
   std::vector<uint64_t> all;
   std::merge(indexed.begin(), indexed.end(), scanned.begin(), scanned.end(), std::back_inserter(all));
   all.erase(std::unique(all.begin(), all.end()), all.end());

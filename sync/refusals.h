@@ -21,10 +21,10 @@ std::string RefusedEventId(std::string_view payload);
 
 // The seqs of the refusals naming `event_id`, in order: at most `limit` with
 // seq >= `from`; *next is the seq to resume at, or 0 when none is left.
-// Through the store's index (kByEvent), and, for the part of a store written
-// before the index (EventLog::RefusalsIndexedFrom), by reading that part of
-// the log: its event.rejected records only, the rest skipped undecoded.
-// *read_log says whether it had to.
+// Through the store's index (kByEvent), and, for the parts of a store
+// written by a version without the index (EventLog::UnindexedRefusalRanges),
+// by reading those parts of the log: their event.rejected records only, the
+// rest skipped undecoded. *read_log says whether it had to.
 Status FindRefusals(const EventLog& log, std::string_view event_id, uint64_t from, size_t limit,
                     std::vector<uint64_t>* seqs, uint64_t* next, bool* read_log = nullptr);
 

@@ -221,14 +221,14 @@ TEST_F(CliTest, HistoryJsonCanBeCheckedIndependentlyAsDocumented) {
 // reading that older part of the log for the id in its text.
 TEST_F(CliTest, HistoryOfARefusedEventShowsWhyItWasRefused) {
   {
-    auto log = EventLog::OpenForWrite(dir_.Sub("store"));
+    EventLogOptions legacy;  // as a version before the index wrote it
+    legacy.without_refusal_index = true;
+    auto log = EventLog::OpenForWrite(dir_.Sub("store"), legacy);
     ASSERT_TRUE(log.ok()) << log.status().message();
     Step old;
     old.records.push_back({1000, "event.rejected", "",
                            R"({"source":"old.jsonl","line":3,"reason":"field risk_score: expected a number in [0, 1], )"
                            R"(got 7","text":"{\"event_id\":\"evt_old\",\"risk_score\":7}"})"});
-    // As a version before the index left it: no note of where it starts.
-    old.mutations.push_back({Cf::kMeta, "refusals_indexed_from", "", true});
     ASSERT_TRUE((*log)->Append(std::move(old)).ok());
   }
   CommandResult r = Run("history evt_old" + Db());
@@ -255,7 +255,7 @@ TEST_F(CliTest, HistoryOfARefusedEventShowsWhyItWasRefused) {
   EXPECT_EQ(doc.at("records").at(0).at("seq").to_number<int>(), 2);
   EXPECT_EQ(doc.at("records").at(1).at("seq").to_number<int>(), 3);
 
-  r = Run("history evt_old" + Db());  // before the index, after the writer noted where it starts
+  r = Run("history evt_old" + Db());  // unindexed, after this version's writer noted so
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(Contains(r.out, "old.jsonl line 3: field risk_score")) << r.out;
   EXPECT_TRUE(Contains(r.out, "refused 1 time;")) << r.out;
