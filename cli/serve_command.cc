@@ -1096,7 +1096,7 @@ class Api {
     if (id.find('\0') == std::string::npos) {
       Status s = s_->log->Get(Cf::kByEvent, id, &incident);
       if (!s.ok() && !s.IsNotFound()) return StoreError(s);
-      incident.resize(std::min(incident.size(), incident.find(' ')));  // "<incident> <digest>"
+      incident.resize(IncidentOfEventRow(incident).size());
     }
     std::vector<uint64_t> seqs;
     uint64_t next = 0;

@@ -468,9 +468,9 @@ Status Projector::FindIncident(std::string_view id, Incident* inc, bool* found) 
 Status Projector::IncidentForEvent(std::string_view event_id, std::string* incident, bool* found,
                                    std::string* digest) {
   if (Status s = state_->Get(Cf::kByEvent, event_id, incident, found); !s.ok() || !*found) return s;
-  size_t space = incident->find(' ');
-  if (digest != nullptr) digest->assign(space == std::string::npos ? std::string() : incident->substr(space + 1));
-  if (space != std::string::npos) incident->resize(space);
+  const size_t kept = IncidentOfEventRow(*incident).size();
+  if (digest != nullptr) digest->assign(kept < incident->size() ? incident->substr(kept + 1) : std::string());
+  incident->resize(kept);
   return Status::Ok();
 }
 

@@ -51,6 +51,10 @@ inline constexpr const char* kNotificationSent = "notification.sent";
 // sla.breached, so a breach is recorded once per incident and deadline).
 std::string SlaBreachKey(std::string_view incident, std::string_view deadline);
 
+// A by_event row of an accepted event, "<incident id> <digest>" (or the bare
+// incident id, from before digests): its incident id.
+inline std::string_view IncidentOfEventRow(std::string_view row) { return row.substr(0, row.find(' ')); }
+
 // One incident's ticket on one backend (the `tickets` column family), as the
 // engine needs it: whether it exists yet, its key, and the last version
 // noxsync knows, which is how the poller tells its own changes from people's.

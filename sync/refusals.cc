@@ -36,8 +36,8 @@ Status FindRefusals(const EventLog& log, std::string_view event_id, uint64_t fro
   // Each source's first limit + 1 seqs hold the first limit + 1 of both: the
   // page, and the seq the next one starts at.
   std::vector<uint64_t> indexed;
-  uint64_t indexed_next = 0;
-  if (Status s = log.RefusalSeqs(event_id, from, limit + 1, &indexed, &indexed_next); !s.ok()) return s;
+  uint64_t unused_next = 0;  // the merge below finds where the next page starts
+  if (Status s = log.RefusalSeqs(event_id, from, limit + 1, &indexed, &unused_next); !s.ok()) return s;
   std::vector<std::pair<uint64_t, uint64_t>> unindexed;
   if (Status s = log.UnindexedRefusalRanges(&unindexed); !s.ok()) return s;
   std::vector<uint64_t> scanned;
